@@ -1,0 +1,30 @@
+"""The layer catalog: every layer class by its Keras name, and ``get``/``serialize``/``deserialize``."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..utils.registry import lookup, serialize
+from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .input_layer import Input, InputLayer, KerasTensor
+from .layer import Layer
+
+ALL_LAYERS = {
+    cls.__name__: cls
+    for cls in (Activation, Dense, Dropout, Flatten, InputLayer, Reshape)
+}
+
+
+def get(identifier: Any) -> Any:
+    """A layer from a config dict, a class (instantiated only if it takes no arguments)
+    or an instance."""
+    return lookup(identifier, ALL_LAYERS, "layer", instantiate=False, base=Layer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``."""
+    table = {**ALL_LAYERS, **(custom_objects or {})}
+    return lookup(config, table, "layer", base=Layer)
+
+
+__all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "get", "serialize", "deserialize",
+           *ALL_LAYERS]

@@ -1,0 +1,203 @@
+"""Model: a Layer that can be compiled, trained, evaluated and used to predict.
+
+Who owns what: ``Model`` is the public surface (Keras's signatures and defaults) and device
+bookkeeping; the work is done by :class:`~torchkeras_lite.trainers.trainer.Trainer`, created
+by ``compile()``. Subclasses (``Sequential``) define the graph: ``build``, ``call``,
+``compute_output_shape`` and ``build_from_data``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..device import resolve_device
+from ..layers.layer import Layer
+from ..trainers import data as data_lib
+from ..trainers.trainer import Trainer, predict as _predict
+from ..utils import summary_utils
+
+
+class Model(Layer):
+    """Base class of models: ``compile``, ``fit``, ``evaluate``, ``predict`` and friends."""
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._trainer: Trainer | None = None
+        self._device: torch.device | None = None
+        self.stop_training = False
+        self.history = None
+
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (after ``compile``/``.to``), else the compile device."""
+        for p in self.parameters():
+            return p.device
+        if self._device is None:
+            self._device = resolve_device("auto")
+        return self._device
+
+    def _apply(self, fn, recurse=True):
+        result = super()._apply(fn, recurse)
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None and getattr(trainer.optimizer, "built", False):
+            # Optimizer state follows the weights (load_state_dict casts to the param's device).
+            trainer.optimizer.load_state_dict(trainer.optimizer.state_dict())
+        for p in self.parameters():
+            self._device = p.device
+            break
+        if trainer is not None and trainer.metrics.built:
+            trainer.metrics.to(self.device)
+        return result
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, weighted_metrics: Any = None, *,
+                device: Any = "auto", **kwargs: Any) -> None:
+        """Configure the model for training.
+
+        Args:
+            optimizer: name, class, config dict or instance (default ``'rmsprop'``).
+            loss: name, function, Loss instance/class (``'crossentropy'`` picks binary/sparse/
+                categorical from the label shapes).
+            metrics: list of metric names/functions/instances (``'accuracy'`` resolved by shapes).
+            loss_weights: scalar weight of the loss.
+            weighted_metrics: metrics that receive ``sample_weight``/``class_weight``.
+            device: 'auto' (env ``TORCHKERAS_LITE_DEVICE``, then cuda → mps → cpu), 'cpu',
+                'cuda', 'cuda:N', 'mps' or a torch.device. The model moves there now.
+        """
+        ignored = set(kwargs) - {"run_eagerly", "steps_per_execution", "jit_compile",
+                                 "auto_scale_loss"}
+        if ignored:
+            raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(ignored)}")
+        self._device = resolve_device(device)
+        self.to(self._device)
+        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, weighted_metrics)
+        self.compiled = True
+
+    @property
+    def optimizer(self) -> Any:
+        return None if self._trainer is None else self._trainer.optimizer
+
+    @property
+    def loss(self) -> Any:
+        return None if self._trainer is None else self._trainer.loss.identifier
+
+    @property
+    def metrics_names(self) -> list[str]:
+        if self._trainer is None:
+            return []
+        return list(self._trainer.logs())
+
+    def _require_trainer(self, method: str) -> Trainer:
+        if self._trainer is None:
+            raise RuntimeError(
+                f"You must call compile() before {method}(), e.g. "
+                "model.compile(optimizer='adam', loss='mse')."
+            )
+        return self._trainer
+
+    # ------------------------------------------------------------- training API
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: list | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            validation_batch_size: int | None = None, validation_freq: int = 1):
+        """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras 3."""
+        trainer = self._require_trainer("fit")
+        return trainer.fit(
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+            validation_split=validation_split, validation_data=validation_data,
+            shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+            initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps, validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
+                 callbacks: list | None = None, return_dict: bool = False) -> Any:
+        """Loss (a float) or ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        trainer = self._require_trainer("evaluate")
+        return trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
+                                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
+                                return_dict=return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: int | None = None, callbacks: list | None = None) -> np.ndarray:
+        """Outputs for ``x`` as numpy (on the CPU), computed in batches in inference mode."""
+        return _predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                        callbacks=callbacks)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: dict | None = None, return_dict: bool = False) -> Any:
+        """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
+        trainer = self._require_trainer("train_on_batch")
+        x_t, y_t, sw = data_lib.to_tensors(x, y, sample_weight)
+        self.check_input(x_t, "x")
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("You cannot pass class_weight and sample_weight at the same time.")
+            sw = data_lib.class_weight_to_sample_weight(y_t, class_weight)
+        device = trainer.prepare(x_t)
+        x_t, y_t, sw = data_lib.tree_map(lambda t: t.to(device), (x_t, y_t, sw))
+        trainer.reset_metrics()
+        was_training = self.training
+        self.train()
+        try:
+            trainer.train_step(x_t, y_t, sw)
+        finally:
+            self.train(was_training)
+        return trainer._format_evaluate(trainer.logs(), return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        """Loss (and metrics) of the model on one batch, in inference mode."""
+        trainer = self._require_trainer("test_on_batch")
+        x_t, y_t, sw = data_lib.to_tensors(x, y, sample_weight)
+        self.check_input(x_t, "x")
+        device = trainer.prepare(x_t)
+        x_t, y_t, sw = data_lib.tree_map(lambda t: t.to(device), (x_t, y_t, sw))
+        trainer.reset_metrics()
+        was_training = self.training
+        self.eval()
+        try:
+            trainer.test_step(x_t, y_t, sw)
+        finally:
+            self.train(was_training)
+        return trainer._format_evaluate(trainer.logs(), return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Outputs for one batch as numpy."""
+        return self.predict(x, batch_size=max(1, data_lib.num_samples(x)), verbose=0)
+
+    # ------------------------------------------------------------------- graph
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and not isinstance(args[0], torch.Tensor) and isinstance(args[0], np.ndarray):
+            x = torch.as_tensor(args[0])
+            if x.dtype == torch.float64:
+                x = x.float()
+            args = (x.to(self.device),) + args[1:]
+        return super().__call__(*args, **kwargs)
+
+    def maybe_build(self, input_shape: Any) -> None:
+        if not self.built:
+            self.build((None,) + tuple(input_shape)[1:])
+            self.built = True
+            self.to(self.device)
+
+    def build_from_data(self, x: Any) -> None:
+        """Build from a batch of data (its shape), as Keras does on the first fit/predict."""
+        self.maybe_build(tuple(data_lib.tree_leaves(x)[0].shape))
+
+    def check_input(self, x: Any, argument: str) -> None:
+        """Raise if ``x``'s per-sample shape differs from the declared input shape."""
+
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Callable[..., Any] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Any = None) -> None:
+        """Print Keras 3's summary table: layers, output shapes and parameter counts."""
+        summary_utils.print_summary(self, line_length=line_length, print_fn=print_fn,
+                                    show_trainable=show_trainable)

@@ -1,0 +1,257 @@
+"""The training engine behind ``Model.fit/evaluate/predict``.
+
+Who owns what:
+- ``Trainer`` is created by ``compile()``: it holds the optimizer, the compiled loss and
+  metrics, and the loss tracker.
+- ``train_step``/``test_step``/``predict_step`` are the per-batch work. They stay on the device:
+  no ``.item()``/``float()``; results are 0-d tensors.
+- ``fit``/``evaluate``/``predict`` are the loops: data from :mod:`.data`, callbacks through
+  :class:`~torchkeras_lite.callbacks.CallbackList` (which alone turns tensors into floats).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import optimizers as _optimizers
+from ..callbacks import CallbackList
+from . import data as data_lib
+from .compile_utils import CompiledLoss, CompiledMetrics, MeanTracker
+
+
+def _check_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _check_batch_size(batch_size: Any, default: int = 32) -> int:
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+class Trainer:
+    """Optimizer, loss and metrics of a compiled model, and the loops that use them."""
+
+    def __init__(self, model: Any, optimizer: Any, loss: Any, metrics: Any,
+                 loss_weights: Any, weighted_metrics: Any) -> None:
+        self.model = model
+        self.optimizer = _optimizers.get(optimizer)
+        self.loss = CompiledLoss(loss, loss_weights)
+        self.metrics = CompiledMetrics(metrics, weighted_metrics)
+        self.loss_tracker = MeanTracker()
+
+    # ------------------------------------------------------------------ setup
+    def prepare(self, x_sample: Any) -> torch.device:
+        """Build the model from data if needed, then the optimizer; returns the device."""
+        model = self.model
+        if not model.built:
+            model.build_from_data(x_sample)
+        device = model.device
+        if not self.optimizer.built:
+            self.optimizer.build([p for p in model.parameters() if p.requires_grad])
+        self._penalties = any(layer._regularized or layer.activity_regularizer is not None
+                              for layer in model._flatten_layers())
+        self._constraints = any(layer._constrained for layer in model._flatten_layers())
+        return device
+
+    def reset_metrics(self) -> None:
+        self.loss_tracker.reset()
+        self.metrics.reset_state()
+
+    def logs(self) -> dict[str, torch.Tensor]:
+        out = {"loss": self.loss_tracker.result()}
+        out.update(self.metrics.results())
+        return out
+
+    # ------------------------------------------------------------------ steps
+    def _loss(self, x: Any, y: Any, sample_weight: Any, y_pred: torch.Tensor) -> torch.Tensor:
+        value = self.loss(y, y_pred, sample_weight)
+        if self._penalties:
+            extra = self.model.losses
+            self.model.clear_activity_losses()
+            if extra:
+                value = value + torch.stack([e.reshape(()) for e in extra]).sum()
+        return value
+
+    def train_step(self, x: Any, y: Any, sample_weight: Any) -> None:
+        model = self.model
+        y_pred = model(x)
+        loss = self._loss(x, y, sample_weight, y_pred)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self._constraints:
+            model.apply_constraints()
+        self.loss_tracker.update(loss, data_lib.num_samples(x))
+        self.metrics.update_state(y, y_pred.detach(), sample_weight)
+
+    @torch.no_grad()
+    def test_step(self, x: Any, y: Any, sample_weight: Any) -> None:
+        y_pred = self.model(x)
+        loss = self._loss(x, y, sample_weight, y_pred)
+        self.loss_tracker.update(loss, data_lib.num_samples(x))
+        self.metrics.update_state(y, y_pred, sample_weight)
+
+    # ------------------------------------------------------------------ loops
+    def fit(self, x, y, *, batch_size, epochs, verbose, callbacks, validation_split,
+            validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+            steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
+        model = self.model
+        verbose = _check_verbose(verbose)
+        batch_size = _check_batch_size(batch_size)
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
+            raise ValueError(f"validation_freq must be a positive integer, got {validation_freq!r}")
+        if y is None:
+            raise ValueError("fit() needs targets y for a compiled loss; got y=None.")
+        arrays = data_lib.to_tensors(x, y, sample_weight)
+        model.check_input(arrays[0], "x")
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("You cannot pass class_weight and sample_weight at the same time.")
+            arrays = (arrays[0], arrays[1],
+                      data_lib.class_weight_to_sample_weight(arrays[1], class_weight))
+        val_arrays = None
+        if validation_data is not None:
+            val_arrays = self._validation_arrays(validation_data)
+        elif validation_split:
+            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        device = self.prepare(arrays[0])
+        batches = data_lib.ArrayBatcher(arrays, batch_size, shuffle=shuffle, device=device,
+                                        steps=steps_per_epoch)
+        val_batches = None
+        if val_arrays is not None:
+            val_batches = data_lib.ArrayBatcher(
+                val_arrays, _check_batch_size(validation_batch_size, batch_size),
+                device=device, steps=validation_steps)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                           verbose=verbose, epochs=epochs, steps=len(batches))
+        cbs.history.params = cbs.params
+        model.stop_training = False
+        was_training = model.training
+        model.train()
+        cbs.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self.reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                for step, (xb, yb, swb) in enumerate(batches):
+                    cbs.on_train_batch_begin(step)
+                    self.train_step(xb, yb, swb)
+                    cbs.on_train_batch_end(step, self.logs)
+                    if model.stop_training:
+                        break
+                epoch_logs = self.logs()
+                if val_batches is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._run_test(val_batches, cbs=None)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    model.train()
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if model.stop_training:
+                    break
+        finally:
+            model.train(was_training)
+        cbs.on_train_end()
+        return cbs.history
+
+    def _validation_arrays(self, validation_data: Any) -> tuple:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                f"val_sample_weight); got {type(validation_data).__name__} "
+                f"of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
+            )
+        arrays = data_lib.to_tensors(*validation_data)
+        self.model.check_input(arrays[0], "validation_data x")
+        return arrays
+
+    def _run_test(self, batches: data_lib.ArrayBatcher, cbs: CallbackList | None) -> dict:
+        self.model.eval()
+        self.reset_metrics()
+        for step, (xb, yb, swb) in enumerate(batches):
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
+            self.test_step(xb, yb, swb)
+            if cbs is not None:
+                cbs.on_test_batch_end(step, self.logs)
+        return self.logs()
+
+    def evaluate(self, x, y, *, batch_size, verbose, sample_weight, steps, callbacks,
+                 return_dict):
+        verbose = _check_verbose(verbose)
+        arrays = data_lib.to_tensors(x, y, sample_weight)
+        if y is None:
+            raise ValueError("evaluate() needs targets y for the compiled loss; got y=None.")
+        self.model.check_input(arrays[0], "x")
+        device = self.prepare(arrays[0])
+        batches = data_lib.ArrayBatcher(arrays, _check_batch_size(batch_size), device=device,
+                                        steps=steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self.model,
+                           verbose=verbose, epochs=1, steps=len(batches))
+        was_training = self.model.training
+        cbs.on_test_begin()
+        try:
+            logs = self._run_test(batches, cbs)
+        finally:
+            self.model.train(was_training)
+        cbs.on_test_end(logs)
+        return self._format_evaluate(logs, return_dict)
+
+    def _format_evaluate(self, logs: dict, return_dict: bool) -> Any:
+        floats = {k: float(v) for k, v in logs.items()}
+        if return_dict:
+            return floats
+        if len(floats) == 1:
+            return floats["loss"]
+        return list(floats.values())
+
+    def predict(self, x, *, batch_size, verbose, steps, callbacks):
+        return predict(self.model, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                       callbacks=callbacks)
+
+
+def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
+            callbacks=None) -> Any:
+    """Run ``model`` over ``x`` in batches (eval mode, no grad); returns numpy arrays."""
+    verbose = _check_verbose(verbose)
+    (x_t, _, _) = data_lib.to_tensors(x)
+    model.check_input(x_t, "x")
+    if not model.built:
+        model.build_from_data(x_t)
+    batches = data_lib.ArrayBatcher((x_t, None, None), _check_batch_size(batch_size),
+                                    device=model.device, steps=steps)
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
+                       epochs=1, steps=len(batches))
+    outputs = []
+    was_training = model.training
+    model.eval()
+    cbs.on_predict_begin()
+    try:
+        with torch.inference_mode():
+            for step, (xb, _, _) in enumerate(batches):
+                cbs.on_predict_batch_begin(step)
+                outputs.append(model(xb))
+                cbs.on_predict_batch_end(step)
+    finally:
+        model.train(was_training)
+    cbs.on_predict_end()
+    return _concat_to_numpy(outputs)
+
+
+def _concat_to_numpy(outputs: list) -> Any:
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(outputs).cpu().numpy()
+    if isinstance(first, dict):
+        return {k: _concat_to_numpy([o[k] for o in outputs]) for k in first}
+    return [_concat_to_numpy([o[i] for o in outputs]) for i in range(len(first))]

@@ -263,6 +263,14 @@ def test_state_updates_in_place_and_result_does_not_alias():
     assert float(first) == 3.0
 
 
+def test_inputs_that_require_grad_leave_no_graph_in_the_state():
+    y_pred = torch.rand(4, 3, requires_grad=True)
+    for metric in (metrics.MeanSquaredError(), metrics.AUC(), metrics.CategoricalAccuracy()):
+        metric.update_state(torch.rand(4, 3).round(), y_pred)
+        assert not any(v.requires_grad for v in metric.variables), metric.name
+        assert not metric.result().requires_grad
+
+
 def test_to_cpu_moves_state_and_returns_self():
     metric = metrics.AUC(label_weights=[1.0])
     assert metric.to("cpu") is metric

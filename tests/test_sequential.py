@@ -376,3 +376,18 @@ def test_cuda_training_and_predict_returns_cpu_numpy():
     model.to("cpu")
     model.fit(x, y, epochs=1, verbose=0)
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_to_after_compile_keeps_optimizer_state_usable():
+    x, y = data()
+    model = tutorial_model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy", device="cpu")
+    model.fit(x, y, epochs=1, verbose=0)
+    state_before = {k: v.clone() if torch.is_tensor(v) else v
+                    for k, v in model.optimizer.state[model.layers[0].kernel].items()}
+    model.to("cpu")
+    after = model.optimizer.state[model.layers[0].kernel]
+    for key, value in state_before.items():
+        if torch.is_tensor(value):
+            assert torch.equal(value, after[key])
+    model.fit(x, y, epochs=1, verbose=0)

@@ -201,8 +201,10 @@ class Metric:
         return value
 
     def _tensor(self, x: Any) -> torch.Tensor:
-        """``x`` as a tensor on the metric's device."""
-        return _as_tensor(x, self._device)
+        """``x`` as a tensor on the metric's device, cut from any autograd graph (so that the
+        state never keeps a graph alive)."""
+        x = _as_tensor(x, self._device)
+        return x.detach() if x.requires_grad else x
 
     def _check_batch(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
         if y_true.ndim and y_pred.ndim and y_true.shape[0] != y_pred.shape[0]:
@@ -591,10 +593,6 @@ class _FunctionMean(MeanMetricWrapper):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Metric":
-        return cls(**config)
-
 
 class Accuracy(_FunctionMean):
     """How often ``y_pred`` equals ``y_true`` exactly (see :func:`accuracy`).
@@ -853,7 +851,8 @@ class SparseCategoricalCrossentropy(_FunctionMean):
         name: default 'sparse_categorical_crossentropy'.
         dtype: default ``config.floatx()``.
         from_logits: ``y_pred`` holds logits (default False).
-        ignore_class: a label whose samples are left out (default None).
+        ignore_class: a label whose entries score 0; as in Keras they still count in the
+            mean, except when sample weights are given, which they then zero (default None).
         axis: the class axis (default -1).
     """
 
@@ -1659,6 +1658,7 @@ def get_for_shapes(
 
     Raises:
         ValueError: for ``None`` or an unknown name.
+        TypeError: for an identifier that is neither a name, a dict, a class nor a callable.
 
     Example::
 
@@ -1685,11 +1685,7 @@ def get_for_shapes(
         cls = _CLASS_OF_FUNCTION.get(obj)
         return cls(name=identifier) if cls is not None else MeanMetricWrapper(obj, name=identifier)
     obj = get(identifier)
-    if isinstance(obj, Metric):
-        return obj
-    if not callable(obj):
-        raise TypeError(f"Could not interpret metric identifier {identifier!r}.")
-    return MeanMetricWrapper(obj, name=_object_name(obj))
+    return obj if isinstance(obj, Metric) else MeanMetricWrapper(obj, name=_object_name(obj))
 
 
 __all__ = [

@@ -4,12 +4,21 @@ Keras uses "epsilon hat": ``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`` a
 ``w -= alpha * m / (sqrt(v) + epsilon)``. torch's Adam divides ``sqrt(v)`` by
 ``sqrt(1 - beta_2^t)`` *before* adding its epsilon, which is the same update exactly when torch's
 epsilon is ``epsilon / sqrt(1 - beta_2^t)``. So each step passes that per-step epsilon to
-``torch._fused_adam_`` (``torch._fused_adamw_`` with weight decay, whose decoupled decay
-``w -= lr * wd * w`` before the update is Keras's). AMSGrad keeps the same structure in both
-(the running maximum of ``v`` replaces ``v``), so the trick holds there too.
+``torch._fused_adam_``. AMSGrad keeps the same structure in both (the running maximum of ``v``
+replaces ``v``), so the trick holds there too.
+
+One more per-step correction goes into the learning rate passed to the kernel: Keras computes
+``alpha`` in float32, from the float32-rounded betas, while torch's kernel uses float64. For
+``beta_2 = 0.999`` the rounded beta alone moves ``sqrt(1 - beta_2^t)`` by ~6e-6 relative, always
+in the same direction, which adds up to ~1e-6 over 40 steps at lr 0.01; the float32 rounding of
+``beta_2^t`` adds up to ~1e-5 more at small ``t``. So ``alpha`` is computed here op by op in
+float32 as Keras does, and the kernel's learning rate is chosen to reproduce it. The kernel's
+moment updates already use float32 betas as Keras does. Weight decay (``w *= 1 - wd * lr``,
+Keras's decoupled form, which is also what ``torch.optim.AdamW`` does before its update) is
+applied by the base class before the kernel runs, in Keras's float32 arithmetic.
 
 Where the fused kernel cannot run (mixed devices or dtypes, unsupported device, ``fused=False``)
-the rule is written with ``torch._foreach_*`` ops in Keras's own order.
+the rule is written with ``torch._foreach_*`` ops in Keras's own order (bit-identical to Keras).
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ from torchkeras_lite.optimizers.optimizer import (
     Optimizer,
     check_fraction,
     check_non_negative,
+    to_float32,
 )
 
 try:
@@ -128,13 +138,10 @@ class Adam(Optimizer):
         # still use the global count, as in Keras).
         if not params:
             return None
-        step = torch.zeros((), dtype=torch.float32, device=params[0].device)
+        step = torch.full((), float(self.iterations), dtype=torch.float32, device=params[0].device)
         for p in params:
             self.state[p]["step"] = step
         return step, [step] * len(params)
-
-    def _fuses_weight_decay(self) -> bool:
-        return self._use_fused
 
     def _update(self, gs, params, grads, states, lr) -> None:
         step_tensor, steps = gs.extra
@@ -146,30 +153,45 @@ class Adam(Optimizer):
             self._foreach_update(params, grads, states, lr, t)
 
     def _fused_update(self, params, grads, states, steps, lr, t) -> None:
-        exp_avgs, exp_avg_sqs = states[0], states[1]
-        max_exp_avg_sqs = states[2] if self.amsgrad else []
-        kernel = torch._fused_adam_ if self.weight_decay is None else torch._fused_adamw_
-        kernel(
+        # Keras's step size, op by op in float32 as Keras computes it (torch's float32 sqrt can
+        # differ from a correctly rounded one by an ulp: harmless here, the kernel's own
+        # rounding differs from Keras's anyway).
+        f32 = to_float32
+        beta_1_power = f32(f32(self.beta_1) ** t)
+        beta_2_power = f32(f32(self.beta_2) ** t)
+        alpha = f32(f32(f32(lr) * f32(math.sqrt(f32(1 - beta_2_power)))) / f32(1 - beta_1_power))
+        # The kernel steps by lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps), bc = 1 - beta^t in
+        # float64; these lr and eps turn that into Keras's alpha * m / (sqrt(v) + epsilon).
+        bc1 = 1 - self.beta_1**t
+        bc2_sqrt = math.sqrt(1 - self.beta_2**t)
+        torch._fused_adam_(
             params,
             grads,
-            exp_avgs,
-            exp_avg_sqs,
-            max_exp_avg_sqs,
+            states[0],
+            states[1],
+            states[2] if self.amsgrad else [],
             steps,
             amsgrad=self.amsgrad,
-            lr=lr,
+            lr=alpha * bc1 / bc2_sqrt,
             beta1=self.beta_1,
             beta2=self.beta_2,
-            weight_decay=self.weight_decay or 0.0,
-            eps=self.epsilon / math.sqrt(1 - self.beta_2**t),
+            weight_decay=0.0,
+            eps=self.epsilon / bc2_sqrt,
             maximize=False,
             grad_scale=None,
             found_inf=None,
         )
 
     def _foreach_update(self, params, grads, states, lr, t) -> None:
+        # Keras's ops in Keras's order; alpha from 0-d CPU tensors of the weights' dtype as
+        # Keras computes it, so that this path is bit-identical to Keras.
+        dtype = params[0].dtype
+        step = torch.tensor(t, dtype=dtype)
+        beta_1_power = torch.tensor(self.beta_1, dtype=dtype) ** step
+        beta_2_power = torch.tensor(self.beta_2, dtype=dtype) ** step
+        alpha = torch.tensor(lr, dtype=dtype) * torch.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        alpha = alpha.item()  # a CPU tensor: no device synchronisation
         exp_avgs, exp_avg_sqs = states[0], states[1]
-        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         torch._foreach_mul_(exp_avgs, self.beta_1)
         torch._foreach_add_(exp_avgs, grads, alpha=1 - self.beta_1)
         torch._foreach_mul_(exp_avg_sqs, self.beta_2)

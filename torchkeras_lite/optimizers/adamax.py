@@ -8,9 +8,9 @@ import torch
 from torchkeras_lite.optimizers.optimizer import (
     LearningRate,
     Optimizer,
-    _f32,
     check_fraction,
     check_non_negative,
+    to_float32,
 )
 
 
@@ -76,7 +76,7 @@ class Adamax(Optimizer):
         torch._foreach_add_(m, grads, alpha=1 - self.beta_1)
         torch._foreach_mul_(u, self.beta_2)
         torch._foreach_maximum_(u, torch._foreach_abs(grads))
-        correction = _f32(1 - _f32(_f32(self.beta_1) ** t))
+        correction = to_float32(1 - to_float32(to_float32(self.beta_1) ** t))
         denominators = torch._foreach_add(u, self.epsilon)
         torch._foreach_mul_(denominators, correction)
         torch._foreach_add_(

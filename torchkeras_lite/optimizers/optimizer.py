@@ -18,6 +18,13 @@ Who owns what:
 
 Nothing in ``step()`` reads a device value back to the host: every scalar (learning rate, bias
 corrections) is computed in Python from the ``iterations`` counter.
+
+Deliberate differences from Keras: ``learning_rate`` and ``iterations`` are Python numbers, not
+variables; integer learning rates are accepted; ``clipnorm``/``clipvalue``/``global_clipnorm``
+of 0 and momentum/rho/betas of 1 are errors (Keras silently disables clipping, or accepts them);
+default names carry no ``_1``, ``_2`` counter. Not provided: ``exclude_from_weight_decay`` and
+Keras's optimizer-variable API (``variables``, ``set_weights``, ``stateless_apply``); optimizer
+state is saved with torch's ``state_dict()``.
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ LearningRate = Union[float, LearningRateSchedule, Callable[[], float]]
 _GROUP_KEYS = frozenset({"params", "param_names", "lr"})
 
 
-def _f32(x: float) -> float:
+def to_float32(x: float) -> float:
     """``x`` rounded to float32, for scalars that Keras computes in float32 arithmetic."""
     return struct.unpack("f", struct.pack("f", x))[0]
 
@@ -67,7 +74,7 @@ def check_fraction(name: str, value: Any) -> float:
 
 def check_non_negative(name: str, value: Any) -> float:
     """``value`` as a float >= 0, else a ValueError naming ``name``."""
-    if not _is_number(value) or value < 0:
+    if not _is_number(value) or not value >= 0:  # also rejects NaN
         raise ValueError(f"{name} must be a non-negative float, got {value!r}.")
     return float(value)
 
@@ -75,7 +82,7 @@ def check_non_negative(name: str, value: Any) -> float:
 def _check_optional_positive(name: str, value: Any) -> "float | None":
     if value is None:
         return None
-    if not _is_number(value) or value <= 0:
+    if not _is_number(value) or not value > 0:
         raise ValueError(f"{name} must be a positive float or None, got {value!r}.")
     return float(value)
 
@@ -95,7 +102,7 @@ def _check_learning_rate(value: Any) -> LearningRate:
             "learning_rate must be a float, a LearningRateSchedule or a callable returning the "
             f"rate, got {value!r} of type {type(value).__name__}.{hint}"
         )
-    if value < 0:
+    if not value >= 0:
         raise ValueError(f"learning_rate must be a non-negative float, got {value!r}.")
     return float(value)
 
@@ -118,8 +125,9 @@ class Optimizer(torch.optim.Optimizer):
     """Base class of the Keras-named optimizers; a ``torch.optim.Optimizer`` once built.
 
     Args:
-        learning_rate: a float, a :class:`~torchkeras_lite.optimizers.schedules.LearningRateSchedule`
-            (called with ``iterations`` each step) or a callable without arguments.
+        learning_rate: a float, a
+            :class:`~torchkeras_lite.optimizers.schedules.LearningRateSchedule` (called with
+            ``iterations`` each step) or a callable without arguments.
         weight_decay: if set, every updated weight is multiplied by ``1 - weight_decay * lr``
             before the update (Keras's decoupled decay). Default None.
         clipnorm: clip each gradient to this L2 norm. Default None.
@@ -275,9 +283,8 @@ class Optimizer(torch.optim.Optimizer):
                 else None
             )
             averages = [self.state[p]["average"] for p in params] if self.use_ema else None
-            groups.append(
-                _GroupState(group, params, states, accumulators, averages, self._group_extra(params))
-            )
+            extra = self._group_extra(params)
+            groups.append(_GroupState(group, params, states, accumulators, averages, extra))
         self._groups = groups
 
     # ------------------------------------------------------------------------------- stepping
@@ -329,12 +336,31 @@ class Optimizer(torch.optim.Optimizer):
             lr = self._current_lr()
             for gs in self._groups:
                 gs.group["lr"] = lr
+        work = self._collect_gradients()
+        all_grads = work[0][2] if len(work) == 1 else [g for w in work for g in w[2]]
+        if self.loss_scale_factor is not None:
+            torch._foreach_div_(all_grads, self.loss_scale_factor)
+        if self.gradient_accumulation_steps:
+            if not self._accumulate(work):
+                self._finish_step()
+                return
+            all_grads = [g for w in work for g in w[2]]
+        self._clip_gradients(all_grads)
+        for gs, params, grads, states, _ in work:
+            lr = gs.group["lr"]
+            if self.weight_decay is not None:
+                # Keras: w *= 1 - weight_decay * lr, evaluated in float32.
+                decay = to_float32(to_float32(self.weight_decay) * to_float32(lr))
+                torch._foreach_mul_(params, to_float32(1 - decay))
+            self._update(gs, params, grads, states, lr)
+        self._finish_step()
+
+    def _collect_gradients(self) -> list:
+        """Per group: (group state, params, grads, states, accumulators) of params with a grad."""
         work = []
         for gs in self._groups:
-            params = gs.params
+            params, states, accumulators = gs.params, gs.states, gs.accumulators
             grads = [p.grad for p in params]
-            states = gs.states
-            accumulators = gs.accumulators
             if any(g is None for g in grads):
                 keep = [i for i, g in enumerate(grads) if g is not None]
                 if not keep:
@@ -350,45 +376,44 @@ class Optimizer(torch.optim.Optimizer):
                 "No gradients provided for any parameter: every .grad is None. Call "
                 "loss.backward() before step()."
             )
-        all_grads = work[0][2] if len(work) == 1 else [g for w in work for g in w[2]]
-        if self.loss_scale_factor is not None:
-            torch._foreach_div_(all_grads, self.loss_scale_factor)
+        return work
+
+    def _accumulate(self, work: list) -> bool:
+        """Gradient accumulation; True on an update step, where ``work`` gets the mean grads."""
         n = self.gradient_accumulation_steps
-        if n:
-            if (self._iterations + 1) % n:
-                for _, _, grads, _, accumulators in work:
-                    torch._foreach_add_(accumulators, grads)
-                self._finish_step()
-                return
-            for i, (gs, params, grads, states, accumulators) in enumerate(work):
-                grads = torch._foreach_add(grads, accumulators)
-                torch._foreach_div_(grads, n)
-                work[i] = (gs, params, grads, states, accumulators)
-                torch._foreach_zero_(gs.accumulators)
-            all_grads = [g for w in work for g in w[2]]
+        if (self._iterations + 1) % n:
+            for _, _, grads, _, accumulators in work:
+                torch._foreach_add_(accumulators, grads)
+            return False
+        for i, (gs, params, grads, states, accumulators) in enumerate(work):
+            mean = torch._foreach_add(grads, accumulators)
+            torch._foreach_div_(mean, n)
+            work[i] = (gs, params, mean, states, accumulators)
+        for gs in self._groups:
+            torch._foreach_zero_(gs.accumulators)
+        return True
+
+    def _clip_gradients(self, grads: "list[torch.Tensor]") -> None:
         if self.clipnorm is not None:
-            self._clip_by_norm(all_grads)
+            # Keras: g * clipnorm / max(||g||, clipnorm), per gradient.
+            norms = torch._foreach_norm(grads)
+            torch._foreach_maximum_(norms, self.clipnorm)
+            torch._foreach_mul_(grads, self.clipnorm)
+            torch._foreach_div_(grads, norms)
         elif self.global_clipnorm is not None:
-            self._clip_by_global_norm(all_grads)
+            # Keras: g * clip * min(1 / global_norm, 1 / clip), NaN if the norm is not finite.
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            scale = torch.reciprocal(norm).clamp_(max=1.0 / self.global_clipnorm)
+            scale.mul_(self.global_clipnorm).add_(norm - norm)
+            torch._foreach_mul_(grads, scale)
         elif self.clipvalue is not None:
-            torch._foreach_clamp_min_(all_grads, -self.clipvalue)
-            torch._foreach_clamp_max_(all_grads, self.clipvalue)
-        decay = self.weight_decay is not None and not self._fuses_weight_decay()
-        for gs, params, grads, states, _ in work:
-            lr = gs.group["lr"]
-            if decay:
-                torch._foreach_mul_(params, _f32(1 - _f32(_f32(self.weight_decay) * _f32(lr))))
-            self._update(gs, params, grads, states, lr)
-        self._finish_step()
+            torch._foreach_clamp_min_(grads, -self.clipvalue)
+            torch._foreach_clamp_max_(grads, self.clipvalue)
 
     def _finish_step(self) -> None:
         if self.use_ema:
             self._update_ema()
         self._iterations += 1
-
-    def _fuses_weight_decay(self) -> bool:
-        """True when ``_update`` applies the weight decay itself (fused kernels)."""
-        return False
 
     def _update(
         self,
@@ -401,30 +426,17 @@ class Optimizer(torch.optim.Optimizer):
         """The update rule, in place on ``params`` and ``states`` (lists aligned with params)."""
         raise NotImplementedError
 
-    def _clip_by_norm(self, grads: "list[torch.Tensor]") -> None:
-        # Keras: g * clipnorm / max(||g||, clipnorm), per gradient.
-        norms = torch._foreach_norm(grads)
-        torch._foreach_maximum_(norms, self.clipnorm)
-        torch._foreach_mul_(grads, self.clipnorm)
-        torch._foreach_div_(grads, norms)
-
-    def _clip_by_global_norm(self, grads: "list[torch.Tensor]") -> None:
-        # Keras: g * clip * min(1 / global_norm, 1 / clip), NaN if the norm is not finite.
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        scale = torch.reciprocal(norm).clamp_(max=1.0 / self.global_clipnorm)
-        scale.mul_(self.global_clipnorm).add_(norm - norm)
-        torch._foreach_mul_(grads, scale)
-
     def _update_ema(self) -> None:
         # Keras: average = m * average + (1 - m) * w, with m = 0 on the first update.
-        momentum = _f32(self.ema_momentum) if self.iterations else 0.0
+        momentum = to_float32(self.ema_momentum) if self.iterations else 0.0
         overwrite = (
             self.ema_overwrite_frequency is not None
             and (self.iterations + 1) % self.ema_overwrite_frequency == 0
         )
         for gs in self._groups:
+            weighted = torch._foreach_mul(gs.params, 1 - momentum)
             torch._foreach_mul_(gs.averages, momentum)
-            torch._foreach_add_(gs.averages, gs.params, alpha=1 - momentum)
+            torch._foreach_add_(gs.averages, weighted)
             if overwrite:
                 torch._foreach_copy_(gs.params, gs.averages)
 
@@ -585,12 +597,11 @@ class Optimizer(torch.optim.Optimizer):
 
     def __setstate__(self, state: "dict[str, Any]") -> None:
         self.__dict__.update(state)
-        if self.built:
-            self._patch_step_function()
 
     def __repr__(self) -> str:
-        lr = self._learning_rate if not isinstance(self._learning_rate, float) else self.learning_rate
-        return f"{type(self).__name__}(name={self.name!r}, learning_rate={lr!r}, built={self.built})"
+        lr = self.learning_rate if isinstance(self._learning_rate, float) else self._learning_rate
+        name = type(self).__name__
+        return f"{name}(name={self.name!r}, learning_rate={lr!r}, built={self.built})"
 
 
 def _flatten_params(params: "list[Any]") -> "list[torch.Tensor]":

@@ -331,7 +331,9 @@ class CosineDecayRestarts(LearningRateSchedule):
             restart = math.floor(fraction)
             fraction -= restart
         else:
-            restart = math.floor(math.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            restart = math.floor(
+                math.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul)
+            )
             done = (1.0 - self.t_mul**restart) / (1.0 - self.t_mul)
             fraction = (fraction - done) / self.t_mul**restart
         cosine = 0.5 * self.m_mul**restart * (1.0 + math.cos(math.pi * fraction))

@@ -61,6 +61,7 @@ class Trainer:
         self._penalties = any(layer._regularized or layer.activity_regularizer is not None
                               for layer in model._flatten_layers())
         self._constraints = any(layer._constrained for layer in model._flatten_layers())
+        self._loss_scale = getattr(self.optimizer, "loss_scale_factor", None)
         return device
 
     def reset_metrics(self) -> None:
@@ -86,12 +87,14 @@ class Trainer:
         model = self.model
         y_pred = model(x)
         loss = self._loss(x, y, sample_weight, y_pred)
+        self.loss_tracker.update(loss, data_lib.num_samples(x))
+        if self._loss_scale is not None:
+            loss = loss * self._loss_scale
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         if self._constraints:
             model.apply_constraints()
-        self.loss_tracker.update(loss, data_lib.num_samples(x))
         self.metrics.update_state(y, y_pred.detach(), sample_weight)
 
     @torch.no_grad()
@@ -140,6 +143,7 @@ class Trainer:
         model.stop_training = False
         was_training = model.training
         model.train()
+        last_logs = None
         cbs.on_train_begin()
         try:
             for epoch in range(initial_epoch, epochs):
@@ -153,15 +157,21 @@ class Trainer:
                         break
                 epoch_logs = self.logs()
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._run_test(val_batches, cbs=None)
+                    cbs.on_test_begin()
+                    val_logs = self._run_test(val_batches, cbs)
+                    cbs.on_test_end(val_logs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                     model.train()
                 cbs.on_epoch_end(epoch, epoch_logs)
+                last_logs = epoch_logs
                 if model.stop_training:
                     break
         finally:
             model.train(was_training)
-        cbs.on_train_end()
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None and epochs > 0:
+            finalize()  # use_ema: the moving averages become the weights, as in Keras
+        cbs.on_train_end(last_logs)
         return cbs.history
 
     def _validation_arrays(self, validation_data: Any) -> tuple:

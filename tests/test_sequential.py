@@ -90,7 +90,7 @@ def test_summary_table():
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
-    assert lines[0] == 'Model: "seq"'
+    assert len(lines) == 1 and text.splitlines()[0] == 'Model: "seq"'
     assert "│ dense_a (Dense)                 │ (None, 12)             │           108 │" in text
     assert " Total params: 147 (588.00 B)" in text
     assert " Non-trainable params: 0 (0.00 B)" in text

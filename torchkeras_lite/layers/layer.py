@@ -236,7 +236,8 @@ class Layer(nn.Module):
             penalty = self.activity_regularizer(out)
             if out.dim() > 0:  # Keras normalises by the batch size
                 penalty = penalty / out.shape[0]
-            self._activity_losses.append(penalty)
+            # Like Keras, a layer keeps the penalties of its latest call only.
+            self._activity_losses = [penalty]
         return out
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

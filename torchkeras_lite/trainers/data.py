@@ -15,6 +15,7 @@ Structures: ``x`` may be a tensor/array or a list/tuple/dict of them (for multi-
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -172,10 +173,15 @@ class ArrayBatcher:
         shuffle: reorder samples each epoch (one ``randperm``).
         device: where the batches are needed.
         steps: if given, the number of batches per epoch (at most the available ones).
+        carry_over: with ``steps``, continue each epoch where the previous one stopped (Keras's
+            ``steps_per_epoch`` with arrays): a new pass over the data (and a new order) starts
+            only when the previous pass is used up; a pass that runs out mid-epoch ends that
+            epoch early with a warning.
     """
 
     def __init__(self, arrays: tuple, batch_size: int, *, shuffle: bool = False,
-                 device: torch.device | None = None, steps: int | None = None) -> None:
+                 device: torch.device | None = None, steps: int | None = None,
+                 carry_over: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -197,6 +203,8 @@ class ArrayBatcher:
                     f"Use steps <= {available}, or a generator that repeats."
                 )
         self.steps = available if steps is None else int(steps)
+        self._carry_over = carry_over and steps is not None
+        self._pass: Iterator[tuple] | None = None
 
     def _place(self, arrays: tuple) -> tuple[tuple, bool]:
         if self.device.type == "cpu":
@@ -219,10 +227,29 @@ class ArrayBatcher:
         return tuple(tree_map(lambda t: t.to(self.device, non_blocking=True), b) for b in batch)
 
     def __iter__(self) -> Iterator[tuple]:
+        if not self._carry_over:
+            yield from self._one_pass(self.steps)
+            return
+        for step in range(self.steps):
+            batch = next(self._pass, None) if self._pass is not None else None
+            if batch is None and step == 0:
+                self._pass = self._one_pass(math.ceil(self.n / self.batch_size))
+                batch = next(self._pass)
+            if batch is None:
+                warnings.warn(
+                    f"The data ran out after {step} of steps_per_epoch={self.steps} batches in "
+                    "this epoch; the epoch ends early and the next one starts a new pass. Make "
+                    "steps_per_epoch divide the number of batches to avoid this.",
+                    stacklevel=2)
+                self._pass = None
+                return
+            yield batch
+
+    def _one_pass(self, steps: int) -> Iterator[tuple]:
         arrays = self.arrays
         bs = self.batch_size
         if not self.shuffle:
-            for i in range(self.steps):
+            for i in range(steps):
                 yield self._to_device(tuple(tree_map(lambda t: t[i * bs:(i + 1) * bs], a)
                                             for a in arrays))
             return
@@ -230,11 +257,11 @@ class ArrayBatcher:
         perm = torch.randperm(self.n, device=index_device)
         if self._permute_whole:
             shuffled = tuple(tree_map(lambda t: t.index_select(0, perm), a) for a in arrays)
-            for i in range(self.steps):
+            for i in range(steps):
                 yield self._to_device(tuple(tree_map(lambda t: t[i * bs:(i + 1) * bs], a)
                                             for a in shuffled))
             return
-        for i in range(self.steps):
+        for i in range(steps):
             idx = perm[i * bs:(i + 1) * bs]
             yield self._to_device(tuple(tree_map(lambda t: t.index_select(0, idx), a)
                                         for a in arrays))

@@ -131,7 +131,7 @@ class Trainer:
             arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
         device = self.prepare(arrays[0])
         batches = data_lib.ArrayBatcher(arrays, batch_size, shuffle=shuffle, device=device,
-                                        steps=steps_per_epoch)
+                                        steps=steps_per_epoch, carry_over=True)
         val_batches = None
         if val_arrays is not None:
             val_batches = data_lib.ArrayBatcher(
@@ -220,7 +220,7 @@ class Trainer:
     def _format_evaluate(self, logs: dict, return_dict: bool) -> Any:
         floats = {k: float(v) for k, v in logs.items()}
         if return_dict:
-            return floats
+            return dict(sorted(floats.items()))
         if len(floats) == 1:
             return floats["loss"]
         return list(floats.values())

@@ -52,17 +52,30 @@ def summary_lines(model: Any, line_length: int | None = None) -> list[str]:
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
     trainable = sum(w.numel() for w in model.trainable_weights)
     frozen = sum(w.numel() for w in model.non_trainable_weights)
-    lines += [f" Total params: {trainable + frozen:,} ({_size(trainable + frozen)})",
+    optimizer = optimizer_param_count(getattr(model, "optimizer", None))
+    total = trainable + frozen + optimizer
+    lines += [f" Total params: {total:,} ({_size(total)})",
               f" Trainable params: {trainable:,} ({_size(trainable)})",
               f" Non-trainable params: {frozen:,} ({_size(frozen)})"]
+    if optimizer:
+        lines.append(f" Optimizer params: {optimizer:,} ({_size(optimizer)})")
     return lines
+
+
+def optimizer_param_count(optimizer: Any) -> int:
+    """What Keras counts as optimizer variables once training has started: one slot per
+    per-weight state tensor, plus ``iterations`` and ``learning_rate``."""
+    state = getattr(optimizer, "state", None)
+    if not state:
+        return 0
+    slots = 0
+    for param, entries in state.items():
+        slots += sum(v.numel() for v in entries.values()
+                     if hasattr(v, "shape") and tuple(v.shape) == tuple(param.shape) and v.dim())
+    return slots + 2 if slots else 0
 
 
 def print_summary(model: Any, line_length: int | None = None,
                   print_fn: Callable[..., Any] | None = None, show_trainable: bool = False) -> None:
-    lines = summary_lines(model, line_length)
-    if print_fn is None:
-        print("\n".join(lines))
-        return
-    for line in lines:
-        print_fn(line)
+    text = "\n".join(summary_lines(model, line_length))
+    (print_fn or print)(text)  # Keras 3 hands print_fn the whole table at once

@@ -391,3 +391,14 @@ def test_to_after_compile_keeps_optimizer_state_usable():
         if torch.is_tensor(value):
             assert torch.equal(value, after[key])
     model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_forward_hooks_still_fire_inside_fit():
+    x, y = data(20)
+    model = tutorial_model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy", device="cpu")
+    seen = []
+    handle = model.layers[1].register_forward_hook(lambda mod, inp, out: seen.append(out.shape))
+    model.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    handle.remove()
+    assert seen == [torch.Size([10, 8])] * 2

@@ -128,7 +128,7 @@ class Sequential(Model):
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         x = inputs
         for layer in self._stack:
-            x = layer(x)
+            x = layer.fast_call(x)
         return x
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -30,6 +30,8 @@ def tree_map(fn: Callable[[Any], Any], data: Any) -> Any:
     """Apply ``fn`` to every leaf of a nest of lists, tuples and dicts (None stays None)."""
     if data is None:
         return None
+    if isinstance(data, torch.Tensor):
+        return fn(data)
     if isinstance(data, Mapping):
         return {k: tree_map(fn, v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
@@ -115,6 +117,8 @@ def to_tensors(x: Any, y: Any = None, sample_weight: Any = None, *,
 
 
 def num_samples(data: Any) -> int:
+    if isinstance(data, torch.Tensor):
+        return int(data.shape[0])
     leaves = tree_leaves(data)
     if not leaves:
         raise ValueError("No data: x is empty or None.")

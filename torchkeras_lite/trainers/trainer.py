@@ -85,7 +85,7 @@ class Trainer:
 
     def train_step(self, x: Any, y: Any, sample_weight: Any) -> None:
         model = self.model
-        y_pred = model(x)
+        y_pred = model.fast_call(x)
         loss = self._loss(x, y, sample_weight, y_pred)
         self.loss_tracker.update(loss, data_lib.num_samples(x))
         if self._loss_scale is not None:
@@ -99,7 +99,7 @@ class Trainer:
 
     @torch.no_grad()
     def test_step(self, x: Any, y: Any, sample_weight: Any) -> None:
-        y_pred = self.model(x)
+        y_pred = self.model.fast_call(x)
         loss = self._loss(x, y, sample_weight, y_pred)
         self.loss_tracker.update(loss, data_lib.num_samples(x))
         self.metrics.update_state(y, y_pred, sample_weight)

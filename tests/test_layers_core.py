@@ -165,3 +165,12 @@ def test_activity_regularizer_is_normalised_by_batch():
     layer(torch.ones(4, 3))
     (loss,) = layer.losses
     torch.testing.assert_close(loss, torch.tensor(0.01 * 4 * 2 * 3.0 / 4))
+
+
+def test_explicit_build_marks_built_and_keeps_weights():
+    layer = Dense(3)
+    layer.build((None, 4))
+    assert layer.built
+    layer.set_weights([np.ones((4, 3), "float32"), np.zeros(3, "float32")])
+    out = layer(torch.ones(2, 4))
+    torch.testing.assert_close(out, torch.full((2, 3), 4.0))

@@ -15,6 +15,7 @@ inference), ``fit`` switches to train mode for its steps and back.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Iterable, Sequence
 
@@ -153,6 +154,20 @@ class Layer(nn.Module):
             full = tuple(batch_input_shape)
             return (full[0],) + standardize_shape(full[1:], "batch_input_shape")
         return None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # As in Keras, calling build() directly marks the layer built, so that the first call
+        # does not build (and initialise) it a second time.
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            @functools.wraps(build)
+            def build_and_mark(self, *args, **kw):
+                result = build(self, *args, **kw)
+                self.built = True
+                return result
+            build_and_mark._marks_built = True
+            cls.build = build_and_mark
 
     # ----------------------------------------------------------------- properties
     @property

@@ -89,17 +89,21 @@ class Dense(Layer):
             self.bias = None
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(
-                f"Dense layer {self.name!r} expects inputs whose last axis is "
-                f"{self.kernel.shape[0]}, received shape {tuple(inputs.shape)}."
-            )
-        if self.bias is not None and inputs.dim() == 2:
-            out = torch.addmm(self.bias, inputs, self.kernel)
-        else:
-            out = torch.matmul(inputs, self.kernel)
-            if self.bias is not None:
-                out = out + self.bias
+        kernel, bias = self.kernel, self.bias
+        try:
+            if bias is not None and inputs.dim() == 2:
+                out = torch.addmm(bias, inputs, kernel)
+            else:
+                out = torch.matmul(inputs, kernel)
+                if bias is not None:
+                    out = out + bias
+        except RuntimeError:
+            if inputs.shape[-1] != kernel.shape[0]:  # checked here: free on the happy path
+                raise ValueError(
+                    f"Dense layer {self.name!r} expects inputs whose last axis is "
+                    f"{kernel.shape[0]}, received shape {tuple(inputs.shape)}."
+                ) from None
+            raise
         return out if self._is_linear else self.activation(out)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

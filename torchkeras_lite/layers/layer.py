@@ -16,6 +16,7 @@ inference), ``fit`` switches to train mode for its steps and back.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from typing import Any, Iterable, Sequence
 
@@ -155,10 +156,22 @@ class Layer(nn.Module):
             return (full[0],) + standardize_shape(full[1:], "batch_input_shape")
         return None
 
+    supports_masking = False
+    _call_takes_training = False
+    _call_takes_mask = False
+    _handles_masks = False
+    _plain_call = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params = inspect.signature(cls.call).parameters
+        cls._call_takes_training = "training" in params
+        cls._call_takes_mask = "mask" in params
+        cls._handles_masks = bool(cls.supports_masking or cls._call_takes_mask
+                                  or cls.compute_mask is not Layer.compute_mask)
+        cls._plain_call = not (cls._call_takes_training or cls._call_takes_mask)
         # As in Keras, calling build() directly marks the layer built, so that the first call
         # does not build (and initialise) it a second time.
-        super().__init_subclass__(**kwargs)
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             @functools.wraps(build)
@@ -198,9 +211,10 @@ class Layer(nn.Module):
     def build(self, input_shape: tuple) -> None:
         """Create the layer's weights for inputs of ``input_shape`` (batch axis included)."""
 
-    def maybe_build(self, input_shape: Sequence[int | None]) -> None:
+    def maybe_build(self, input_shape: Any) -> None:
         if not self.built:
-            input_shape = tuple(input_shape)
+            if not isinstance(input_shape, (list, dict)):
+                input_shape = tuple(input_shape)
             self.build(input_shape)
             self._build_shapes_arg = input_shape
             self.built = True
@@ -235,14 +249,24 @@ class Layer(nn.Module):
 
     # ---------------------------------------------------------------------- call
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        inputs = args[0] if args else kwargs.get("inputs")
+        if _is_symbolic(inputs):
+            from ..models import functional
+            return functional.symbolic_call(self, args, kwargs)
         if not self.built:
-            self.maybe_build(_shape_of(args[0]))
+            self.maybe_build(_shape_of(inputs))
         training = kwargs.pop("training", None)
-        if training is None or bool(training) == self.training:
+        mode = self.training if training is None else bool(training)
+        if self._call_takes_training:
+            kwargs["training"] = mode
+        input_mask = _mask_of(inputs)
+        if self._call_takes_mask and "mask" not in kwargs and input_mask is not None:
+            kwargs["mask"] = input_mask
+        if mode == self.training:
             out = super().__call__(*args, **kwargs)
         else:
             previous = self.training
-            self.train(bool(training))
+            self.train(mode)
             try:
                 out = super().__call__(*args, **kwargs)
             finally:
@@ -253,15 +277,27 @@ class Layer(nn.Module):
                 penalty = penalty / out.shape[0]
             # Like Keras, a layer keeps the penalties of its latest call only.
             self._activity_losses = [penalty]
+        if self._handles_masks:
+            out_mask = self.compute_mask(inputs, kwargs.get("mask", input_mask))
+            if out_mask is not None and isinstance(out, torch.Tensor):
+                out._keras_mask = out_mask
         return out
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of this layer's output (Keras): the input mask when ``supports_masking``,
+        else None. Masks travel on tensors as ``tensor._keras_mask`` (as in Keras's torch
+        backend); a layer whose ``call`` takes ``mask=`` receives its input's mask."""
+        return mask if self.supports_masking else None
 
     def fast_call(self, inputs: Any) -> Any:
         """``self(inputs)`` without ``nn.Module.__call__``'s machinery when nothing could
-        observe the difference (built, no hooks of any kind, no activity regularizer); used by
-        containers on the training hot path, where that machinery costs more than small ops."""
-        if (self.built and self.activity_regularizer is None and not (
+        observe the difference (built, no hooks of any kind, no activity regularizer, no masks,
+        mode-independent call signature); used by containers on the training hot path, where
+        that machinery costs more than small ops."""
+        if (self.built and self._plain_call and self.activity_regularizer is None and not (
                 self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-                or self._backward_pre_hooks or _global_hooks_set())):
+                or self._backward_pre_hooks or _global_hooks_set())
+                and _mask_of(inputs) is None):
             return self.call(inputs)
         return self(inputs)
 
@@ -383,7 +419,27 @@ def _global_hooks_set() -> bool:
                 or hooks._global_backward_hooks or hooks._global_backward_pre_hooks)
 
 
-def _shape_of(x: Any) -> tuple:
+def _is_symbolic(x: Any) -> bool:
+    from .input_layer import KerasTensor
+    if isinstance(x, KerasTensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(v, KerasTensor) for v in x)
+    if isinstance(x, dict):
+        return any(isinstance(v, KerasTensor) for v in x.values())
+    return False
+
+
+def _mask_of(x: Any) -> Any:
+    return getattr(x, "_keras_mask", None) if isinstance(x, torch.Tensor) else None
+
+
+def _shape_of(x: Any) -> Any:
+    """Shape of a tensor, or a list/dict of shapes for structured inputs (merge layers)."""
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
     shape = getattr(x, "shape", None)
     if shape is None:
         raise TypeError(

@@ -4,14 +4,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..utils.registry import lookup, serialize
+from . import (activation_layers, attention, convolutional, core, embedding, merging,
+               normalization, pooling, preprocessing, recurrent, regularization, reshaping,
+               wrappers)
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .input_layer import Input, InputLayer, KerasTensor
 from .layer import Layer
 
-ALL_LAYERS = {
-    cls.__name__: cls
-    for cls in (Activation, Dense, Dropout, Flatten, InputLayer, Reshape)
-}
+_FAMILIES = (core, activation_layers, attention, convolutional, embedding, merging,
+             normalization, pooling, preprocessing, recurrent, regularization, reshaping,
+             wrappers)
+
+ALL_LAYERS = {"InputLayer": InputLayer}
+for _family in _FAMILIES:
+    for _name in getattr(_family, "__all__", ()):
+        ALL_LAYERS[_name] = getattr(_family, _name)
+globals().update(ALL_LAYERS)
 
 
 def get(identifier: Any) -> Any:

@@ -14,6 +14,8 @@ from .. import regularizers as _regularizers
 from ..utils.registry import serialize
 from .layer import Layer
 
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Reshape"]
+
 
 class Dense(Layer):
     """Densely connected layer: ``activation(inputs @ kernel + bias)`` on the last axis.

@@ -39,6 +39,8 @@ class Dense(Layer):
         torch.Size([2, 3])
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         units: int,
@@ -137,6 +139,8 @@ class Activation(Layer):
         tensor([0., 2.])
     """
 
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
@@ -163,6 +167,8 @@ class Dropout(Layer):
         tensor([[1., 1., 1., 1.],
                 [1., 1., 1., 1.]])
     """
+
+    supports_masking = True
 
     def __init__(
         self, rate: float, noise_shape: Sequence[int | None] | None = None,

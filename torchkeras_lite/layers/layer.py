@@ -330,7 +330,21 @@ class Layer(nn.Module):
         return [w for w in self.weights if not w.requires_grad]
 
     def _sublayers(self) -> list["Layer"]:
-        return [m for m in self.children() if isinstance(m, Layer)]
+        found = []
+        for child in self.children():
+            if isinstance(child, Layer):
+                found.append(child)
+            elif isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+                values = child.values() if isinstance(child, nn.ModuleDict) else child
+                found.extend(m for m in values if isinstance(m, Layer))
+        return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keras tracks lists of layers assigned to attributes; torch needs a ModuleList.
+        if (not name.startswith("_") and isinstance(value, (list, tuple)) and value
+                and all(isinstance(v, nn.Module) for v in value)):
+            value = nn.ModuleList(value)
+        super().__setattr__(name, value)
 
     def get_weights(self) -> list[np.ndarray]:
         """Weights as numpy arrays in Keras layout and order."""

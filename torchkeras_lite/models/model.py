@@ -20,7 +20,29 @@ from ..utils import summary_utils
 
 
 class Model(Layer):
-    """Base class of models: ``compile``, ``fit``, ``evaluate``, ``predict`` and friends."""
+    """Base class of models: ``compile``, ``fit``, ``evaluate``, ``predict`` and friends.
+
+    ``Model(inputs, outputs)`` builds a functional model (see
+    :class:`~torchkeras_lite.models.functional.Functional`). Subclassing works as in Keras:
+    create layers in ``__init__`` and write ``call(inputs, training=None)``; the weights are
+    created by running the model on the first batch. ``train_step``/``test_step`` may be
+    overridden; they receive ``(x, y, sample_weight)`` and return a logs dict.
+
+    Example:
+        >>> class TwoLayer(Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = Dense(8, activation="relu")
+        ...         self.out = Dense(1)
+        ...     def call(self, inputs, training=None):
+        ...         return self.out(self.hidden(inputs))
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -183,14 +205,66 @@ class Model(Layer):
         return super().__call__(*args, **kwargs)
 
     def maybe_build(self, input_shape: Any) -> None:
-        if not self.built:
+        if not self.built and type(self).build is not Layer.build:
             self.build((None,) + tuple(input_shape)[1:])
             self.built = True
             self.to(self.device)
 
+    # ------------------------------------------------------ custom training steps
+    def train_step(self, data: tuple) -> dict:
+        """One optimizer step on ``data = (x, y, sample_weight)``; returns the logs (tensors).
+        Override it in a subclass as in Keras; the default is the compiled step."""
+        trainer = self._require_trainer("train_step")
+        trainer.train_step(*data)
+        return trainer.logs()
+
+    def test_step(self, data: tuple) -> dict:
+        """Loss and metrics of one batch ``(x, y, sample_weight)`` in inference mode."""
+        trainer = self._require_trainer("test_step")
+        trainer.test_step(*data)
+        return trainer.logs()
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> torch.Tensor:
+        """The compiled loss plus regularization penalties (for custom train steps)."""
+        return self._require_trainer("compute_loss")._loss(x, y, sample_weight, y_pred)
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
+        """Update the compiled metrics and return all current results (for custom steps)."""
+        trainer = self._require_trainer("compute_metrics")
+        trainer.metrics.update_state(y, y_pred, sample_weight)
+        return trainer.logs()
+
+    def _overrides(self, method: str) -> bool:
+        return getattr(type(self), method) is not getattr(Model, method)
+
+    @property
+    def metrics(self) -> list:
+        """The compiled metric objects (after the first batch)."""
+        if self._trainer is None:
+            return []
+        return self._trainer.metrics.metrics + self._trainer.metrics.weighted
+
     def build_from_data(self, x: Any) -> None:
-        """Build from a batch of data (its shape), as Keras does on the first fit/predict."""
-        self.maybe_build(tuple(data_lib.tree_leaves(x)[0].shape))
+        """Build from a batch of data, as Keras does on the first fit/predict: from its shape
+        for models that know how, else (subclassed models) by running it on two samples."""
+        if self.built:
+            return
+        if type(self).build is not Layer.build:
+            self.maybe_build(tuple(data_lib.tree_leaves(x)[0].shape))
+            return
+        device = self.device
+        sample = data_lib.tree_map(lambda t: t[:2].to(device), x)
+        previous = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                self(sample)
+        finally:
+            self.train(previous)
+        self.clear_activity_losses()
+        self.built = True
+        self.to(device)
 
     def check_input(self, x: Any, argument: str) -> None:
         """Raise if ``x``'s per-sample shape differs from the declared input shape."""

@@ -1,15 +1,21 @@
 """What ``compile()`` turns its arguments into: one loss callable and one metrics container.
 
-- :class:`CompiledLoss` resolves the loss identifier (``'crossentropy'``/``'ce'`` by label
-  shape, as Keras does) on the first batch, applies ``loss_weights`` and returns a scalar.
-- :class:`CompiledMetrics` resolves metric identifiers on the first batch (``'accuracy'`` by
-  shapes), updates unweighted ``metrics`` without and ``weighted_metrics`` with sample
-  weights, and returns their results as 0-d tensors (no host sync).
-- :class:`MeanTracker` is the batch-size-weighted running mean of the loss.
+- :class:`CompiledLoss` holds one loss per output. Identifiers are resolved on the first batch
+  (``'crossentropy'``/``'ce'`` by label shape, as Keras does); ``loss_weights`` scale each
+  output's loss and the total is their sum. With several outputs it also keeps each output's
+  last loss for the ``<output>_loss`` logs.
+- :class:`CompiledMetrics` holds metrics per output, resolved on the first batch
+  (``'accuracy'`` by shapes); unweighted ``metrics`` are updated without and
+  ``weighted_metrics`` with sample weights; results are 0-d tensors (no host sync). With several
+  outputs, metric names get the output's name as prefix (``cls_accuracy``), as in Keras.
+- :class:`MeanTracker` is the batch-size-weighted running mean of a loss.
+
+Outputs are given as a list of names; ``y_true``/``y_pred`` as one tensor (one output), a list
+in output order, or a dict keyed by output name.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -23,110 +29,211 @@ def _is_binary_or_sparse(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[bo
     return binary, sparse
 
 
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
+def per_output(value: Any, names: Sequence[str], argument: str, *, broadcast: bool) -> list:
+    """Spread a compile argument over the outputs: a dict keyed by output name, a list in
+    output order, or (when ``broadcast``) one value for every output."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(
+                f"{argument} has key(s) {unknown} that are not output names; the model's "
+                f"outputs are {list(names)}."
+            )
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise ValueError(
+                f"{argument} must have one entry per output ({len(names)}: {list(names)}), "
+                f"got {len(value)}: {value!r}."
+            )
         return list(value)
-    return [value]
+    if isinstance(value, (list, tuple)) and len(names) == 1:
+        if len(value) != 1:
+            raise ValueError(
+                f"This model has one output but compile() received {len(value)} entries for "
+                f"{argument}: {value!r}. Pass one."
+            )
+        return [value[0]]
+    if broadcast or len(names) == 1:
+        return [value] * len(names)
+    raise ValueError(f"{argument} must be a list or dict with one entry per output {list(names)}.")
+
+
+def flatten_outputs(y: Any, names: Sequence[str], argument: str) -> list:
+    """``y`` (tensor, list or dict) as a list in output order."""
+    if isinstance(y, dict):
+        missing = sorted(set(names) - set(y))
+        if missing:
+            raise ValueError(
+                f"{argument} is missing output(s) {missing}; expected keys {list(names)}, "
+                f"got {sorted(y)}."
+            )
+        return [y[name] for name in names]
+    if isinstance(y, (list, tuple)):
+        if len(y) != len(names):
+            raise ValueError(
+                f"{argument} must have one entry per output ({len(names)}: {list(names)}), "
+                f"got {len(y)}."
+            )
+        return list(y)
+    if len(names) != 1:
+        raise ValueError(
+            f"The model has {len(names)} outputs {list(names)}; pass {argument} as a list or a "
+            "dict keyed by output name."
+        )
+    return [y]
+
+
+def _resolve_loss(identifier: Any, y_true: torch.Tensor, y_pred: torch.Tensor) -> _losses.Loss:
+    if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
+        binary, sparse = _is_binary_or_sparse(y_true, y_pred)
+        identifier = ("binary_crossentropy" if binary else
+                      "sparse_categorical_crossentropy" if sparse else
+                      "categorical_crossentropy")
+    resolved = _losses.get(identifier)
+    if isinstance(resolved, type):
+        resolved = resolved()
+    if not isinstance(resolved, _losses.Loss):
+        name = identifier if isinstance(identifier, str) else \
+            getattr(resolved, "__name__", "loss")
+        resolved = _losses.LossFunctionWrapper(resolved, name=name)
+    return resolved
 
 
 class CompiledLoss:
-    """The compiled loss of a single-output model.
+    """The compiled loss: one identifier and weight per output.
 
     Args:
-        loss: identifier (name, function, Loss instance or class, config dict).
-        loss_weight: scalar multiplier (Keras's ``loss_weights`` for one output).
+        loss: identifier, or a list/dict of them (one per output; None = no loss there).
+        loss_weights: scalar, list or dict of per-output multipliers.
+        output_names: names of the model's outputs (one name for a single output).
     """
 
-    def __init__(self, loss: Any, loss_weights: Any = None) -> None:
+    def __init__(self, loss: Any, loss_weights: Any = None,
+                 output_names: Sequence[str] = ("output",)) -> None:
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='mse'.")
-        if isinstance(loss, (list, tuple, dict)):
-            if len(loss) != 1:
-                raise ValueError(
-                    f"This model has one output but compile() received {len(loss)} losses: "
-                    f"{loss!r}. Pass one loss."
-                )
-            loss = next(iter(loss.values())) if isinstance(loss, dict) else loss[0]
+        self.output_names = list(output_names)
         self.identifier = loss
-        if isinstance(loss, str) and loss.lower() not in ("crossentropy", "ce"):
-            _losses.get(loss)  # unknown names fail at compile time, not at the first batch
-        weights = loss_weights
-        if isinstance(weights, dict):
-            weights = list(weights.values())
-        if isinstance(weights, (list, tuple)):
-            if len(weights) != 1:
-                raise ValueError(f"loss_weights must have one entry per output (1), got {loss_weights!r}")
-            weights = weights[0]
-        self.weight = 1.0 if weights is None else float(weights)
-        self.fn: _losses.Loss | None = None
+        self.identifiers = per_output(loss, self.output_names, "loss", broadcast=True)
+        if all(i is None for i in self.identifiers):
+            raise ValueError("compile() needs a loss for at least one output.")
+        for identifier in self.identifiers:
+            if isinstance(identifier, str) and identifier.lower() not in ("crossentropy", "ce"):
+                _losses.get(identifier)  # unknown names fail at compile time
+        weights = per_output(loss_weights, self.output_names, "loss_weights", broadcast=True)
+        self.weights = [1.0 if w is None else float(w) for w in weights]
+        self.fns: list[_losses.Loss | None] | None = None
+        self.single = len(self.output_names) == 1
+        self.last_values: list[torch.Tensor | None] = []
 
-    def build(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
-        identifier = self.identifier
-        if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
-            binary, sparse = _is_binary_or_sparse(y_true, y_pred)
-            identifier = ("binary_crossentropy" if binary else
-                          "sparse_categorical_crossentropy" if sparse else
-                          "categorical_crossentropy")
-        resolved = _losses.get(identifier)
-        if isinstance(resolved, type):
-            resolved = resolved()
-        if not isinstance(resolved, _losses.Loss):
-            name = self.identifier if isinstance(self.identifier, str) else \
-                getattr(resolved, "__name__", "loss")
-            resolved = _losses.LossFunctionWrapper(resolved, name=name)
-        self.fn = resolved
+    @property
+    def weight(self) -> float:
+        return self.weights[0]
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor,
+    def build(self, y_true: list, y_pred: list) -> None:
+        self.fns = [None if ident is None else _resolve_loss(ident, t, p)
+                    for ident, t, p in zip(self.identifiers, y_true, y_pred)]
+
+    def __call__(self, y_true: Any, y_pred: Any,
                  sample_weight: torch.Tensor | None = None) -> torch.Tensor:
-        if self.fn is None:
+        if self.single and self.fns is not None:  # the hot path of one-output models
+            value = self.fns[0](y_true, y_pred, sample_weight)
+            return value if self.weights[0] == 1.0 else value * self.weights[0]
+        y_true = flatten_outputs(y_true, self.output_names, "y")
+        y_pred = flatten_outputs(y_pred, self.output_names, "the model's outputs")
+        if self.fns is None:
             self.build(y_true, y_pred)
-        value = self.fn(y_true, y_pred, sample_weight)
-        return value if self.weight == 1.0 else value * self.weight
+        if self.single:
+            return self(y_true[0], y_pred[0], sample_weight)
+        total = None
+        self.last_values = []
+        for fn, weight, t, p in zip(self.fns, self.weights, y_true, y_pred):
+            if fn is None:
+                self.last_values.append(None)
+                continue
+            value = fn(t, p, sample_weight)
+            self.last_values.append(value)
+            value = value if weight == 1.0 else value * weight
+            total = value if total is None else total + value
+        return total
 
 
 class CompiledMetrics:
-    """Metrics and weighted metrics of a single-output model, resolved on the first batch."""
+    """Metrics and weighted metrics per output, resolved on the first batch."""
 
-    def __init__(self, metrics: Any = None, weighted_metrics: Any = None) -> None:
-        if isinstance(metrics, dict) or isinstance(weighted_metrics, dict):
-            raise ValueError(
-                "metrics given as a dict need named outputs; this model has one output, "
-                "so pass a list, e.g. metrics=['accuracy']."
-            )
-        self._identifiers = _as_list(metrics)
-        self._weighted_identifiers = _as_list(weighted_metrics)
-        for identifier in self._identifiers + self._weighted_identifiers:
-            if isinstance(identifier, str) and identifier not in ("accuracy", "acc",
-                                                                  "crossentropy", "ce"):
-                _metrics.get(identifier)  # unknown names fail at compile time
+    def __init__(self, metrics: Any = None, weighted_metrics: Any = None,
+                 output_names: Sequence[str] = ("output",)) -> None:
+        self.output_names = list(output_names)
+        self._identifiers = [_as_list(m) for m in self._spread(metrics, "metrics")]
+        self._weighted_identifiers = [_as_list(m) for m in
+                                      self._spread(weighted_metrics, "weighted_metrics")]
+        for group in self._identifiers + self._weighted_identifiers:
+            for identifier in group:
+                if isinstance(identifier, str) and identifier.lower() not in (
+                        "accuracy", "acc", "crossentropy", "ce"):
+                    _metrics.get(identifier)  # unknown names fail at compile time
         self.metrics: list[_metrics.Metric] = []
         self.weighted: list[_metrics.Metric] = []
+        self._unweighted_by_output: list[list[_metrics.Metric]] = []
+        self._weighted_by_output: list[list[_metrics.Metric]] = []
         self.built = False
-        self._device: torch.device | None = None
+        self.single = len(self.output_names) == 1
 
-    def build(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
-        shapes = (tuple(y_true.shape), tuple(y_pred.shape))
-        self.metrics = [_metrics.get_for_shapes(m, *shapes) for m in self._identifiers]
-        self.weighted = [_metrics.get_for_shapes(m, *shapes) for m in self._weighted_identifiers]
-        names = {m.name for m in self.metrics}
-        for m in self.weighted:
-            if m.name in names:
-                m.name = "weighted_" + m.name
-        for m in self.metrics + self.weighted:
-            m.to(y_pred.device)
-        self._device = y_pred.device
+    def _spread(self, value: Any, argument: str) -> list:
+        names = self.output_names
+        if value is None:
+            return [None] * len(names)
+        if len(names) == 1:
+            if isinstance(value, dict):
+                return per_output(value, names, argument, broadcast=True)
+            return [value]
+        if isinstance(value, dict):
+            return per_output(value, names, argument, broadcast=True)
+        if isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, (list, tuple)) or v is None for v in value):
+            return per_output(list(value), names, argument, broadcast=False)
+        return [value] * len(names)  # a flat list applies to every output
+
+    def build(self, y_true: list, y_pred: list) -> None:
+        prefix = (lambda i: "") if self.single else (lambda i: self.output_names[i] + "_")
+        self._unweighted_by_output, self._weighted_by_output = [], []
+        for i, (t, p) in enumerate(zip(y_true, y_pred)):
+            shapes = (tuple(t.shape), tuple(p.shape))
+            plain = [_metrics.get_for_shapes(m, *shapes) for m in self._identifiers[i]]
+            weighted = [_metrics.get_for_shapes(m, *shapes)
+                        for m in self._weighted_identifiers[i]]
+            names = {m.name for m in plain}
+            for m in weighted:
+                if m.name in names:
+                    m.name = "weighted_" + m.name
+            for m in plain + weighted:
+                m.name = prefix(i) + m.name
+                m.to(p.device)
+            self._unweighted_by_output.append(plain)
+            self._weighted_by_output.append(weighted)
+        self.metrics = [m for group in self._unweighted_by_output for m in group]
+        self.weighted = [m for group in self._weighted_by_output for m in group]
         self.built = True
 
-    def update_state(self, y_true: torch.Tensor, y_pred: torch.Tensor,
+    def update_state(self, y_true: Any, y_pred: Any,
                      sample_weight: torch.Tensor | None = None) -> None:
+        if self.single and self.built:  # the hot path of one-output models
+            for m in self.metrics:
+                m.update_state(y_true, y_pred)
+            for m in self.weighted:
+                m.update_state(y_true, y_pred, sample_weight)
+            return
+        y_true = flatten_outputs(y_true, self.output_names, "y")
+        y_pred = flatten_outputs(y_pred, self.output_names, "the model's outputs")
         if not self.built:
             self.build(y_true, y_pred)
-        for m in self.metrics:
-            m.update_state(y_true, y_pred)
-        for m in self.weighted:
-            m.update_state(y_true, y_pred, sample_weight)
+        for plain, weighted, t, p in zip(self._unweighted_by_output, self._weighted_by_output,
+                                         y_true, y_pred):
+            for m in plain:
+                m.update_state(t, p)
+            for m in weighted:
+                m.update_state(t, p, sample_weight)
 
     def reset_state(self) -> None:
         for m in self.metrics + self.weighted:
@@ -139,6 +246,14 @@ class CompiledMetrics:
         for m in self.metrics + self.weighted:
             m.to(device)
         return self
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
 
 
 class MeanTracker:

@@ -74,6 +74,10 @@ def _to_tensor(value: Any, name: str) -> torch.Tensor:
 
 def _check_finite(tensor: torch.Tensor, name: str) -> None:
     if tensor.is_floating_point():
+        # One cheap reduction first; the element-wise check only runs when it fails (NaN/inf
+        # present, or a sum that overflows).
+        if bool(torch.isfinite(tensor.sum())):
+            return
         finite = torch.isfinite(tensor)
         if not bool(finite.all()):
             bad = int((~finite).sum())

@@ -45,9 +45,13 @@ class Trainer:
                  loss_weights: Any, weighted_metrics: Any) -> None:
         self.model = model
         self.optimizer = _optimizers.get(optimizer)
-        self.loss = CompiledLoss(loss, loss_weights)
-        self.metrics = CompiledMetrics(metrics, weighted_metrics)
+        names = list(getattr(model, "output_names", None) or ["output"])
+        self.loss = CompiledLoss(loss, loss_weights, names)
+        self.metrics = CompiledMetrics(metrics, weighted_metrics, names)
         self.loss_tracker = MeanTracker()
+        self.output_loss_trackers = {} if len(names) == 1 else {
+            f"{name}_loss": MeanTracker() for name, ident in zip(names, self.loss.identifiers)
+            if ident is not None}
 
     # ------------------------------------------------------------------ setup
     def prepare(self, x_sample: Any) -> torch.device:
@@ -66,12 +70,24 @@ class Trainer:
 
     def reset_metrics(self) -> None:
         self.loss_tracker.reset()
+        for tracker in self.output_loss_trackers.values():
+            tracker.reset()
         self.metrics.reset_state()
 
     def logs(self) -> dict[str, torch.Tensor]:
         out = {"loss": self.loss_tracker.result()}
-        out.update(self.metrics.results())
+        for name, tracker in self.output_loss_trackers.items():
+            out[name] = tracker.result()
+        results = self.metrics.results()
+        out.update(results if not self.output_loss_trackers else dict(sorted(results.items())))
         return out
+
+    def _track_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+        self.loss_tracker.update(loss, batch_size)
+        if self.output_loss_trackers:
+            values = [v for v in self.loss.last_values if v is not None]
+            for tracker, value in zip(self.output_loss_trackers.values(), values):
+                tracker.update(value, batch_size)
 
     # ------------------------------------------------------------------ steps
     def _loss(self, x: Any, y: Any, sample_weight: Any, y_pred: torch.Tensor) -> torch.Tensor:
@@ -87,7 +103,7 @@ class Trainer:
         model = self.model
         y_pred = model.fast_call(x)
         loss = self._loss(x, y, sample_weight, y_pred)
-        self.loss_tracker.update(loss, data_lib.num_samples(x))
+        self._track_loss(loss, data_lib.num_samples(x))
         if self._loss_scale is not None:
             loss = loss * self._loss_scale
         self.optimizer.zero_grad(set_to_none=True)
@@ -95,13 +111,13 @@ class Trainer:
         self.optimizer.step()
         if self._constraints:
             model.apply_constraints()
-        self.metrics.update_state(y, y_pred.detach(), sample_weight)
+        self.metrics.update_state(y, _detach(y_pred), sample_weight)
 
     @torch.no_grad()
     def test_step(self, x: Any, y: Any, sample_weight: Any) -> None:
         y_pred = self.model.fast_call(x)
         loss = self._loss(x, y, sample_weight, y_pred)
-        self.loss_tracker.update(loss, data_lib.num_samples(x))
+        self._track_loss(loss, data_lib.num_samples(x))
         self.metrics.update_state(y, y_pred, sample_weight)
 
     # ------------------------------------------------------------------ loops
@@ -141,6 +157,7 @@ class Trainer:
                            verbose=verbose, epochs=epochs, steps=len(batches))
         cbs.history.params = cbs.params
         model.stop_training = False
+        custom_step = model._overrides("train_step")
         was_training = model.training
         model.train()
         last_logs = None
@@ -149,13 +166,18 @@ class Trainer:
             for epoch in range(initial_epoch, epochs):
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
+                step_logs = None
                 for step, (xb, yb, swb) in enumerate(batches):
                     cbs.on_train_batch_begin(step)
-                    self.train_step(xb, yb, swb)
-                    cbs.on_train_batch_end(step, self.logs)
+                    if custom_step:
+                        step_logs = model.train_step((xb, yb, swb))
+                        cbs.on_train_batch_end(step, step_logs)
+                    else:
+                        self.train_step(xb, yb, swb)
+                        cbs.on_train_batch_end(step, self.logs)
                     if model.stop_training:
                         break
-                epoch_logs = self.logs()
+                epoch_logs = dict(step_logs or {}) if custom_step else self.logs()
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
                     cbs.on_test_begin()
                     val_logs = self._run_test(val_batches, cbs)
@@ -186,15 +208,22 @@ class Trainer:
         return arrays
 
     def _run_test(self, batches: data_lib.ArrayBatcher, cbs: CallbackList | None) -> dict:
-        self.model.eval()
+        model = self.model
+        model.eval()
         self.reset_metrics()
+        custom_step = model._overrides("test_step")
+        step_logs = None
         for step, (xb, yb, swb) in enumerate(batches):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
-            self.test_step(xb, yb, swb)
+            if custom_step:
+                with torch.no_grad():
+                    step_logs = model.test_step((xb, yb, swb))
+            else:
+                self.test_step(xb, yb, swb)
             if cbs is not None:
-                cbs.on_test_batch_end(step, self.logs)
-        return self.logs()
+                cbs.on_test_batch_end(step, step_logs if custom_step else self.logs)
+        return dict(step_logs or {}) if custom_step else self.logs()
 
     def evaluate(self, x, y, *, batch_size, verbose, sample_weight, steps, callbacks,
                  return_dict):
@@ -228,6 +257,12 @@ class Trainer:
     def predict(self, x, *, batch_size, verbose, steps, callbacks):
         return predict(self.model, x, batch_size=batch_size, verbose=verbose, steps=steps,
                        callbacks=callbacks)
+
+
+def _detach(y: Any) -> Any:
+    if isinstance(y, torch.Tensor):
+        return y.detach()
+    return data_lib.tree_map(lambda t: t.detach(), y)
 
 
 def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,

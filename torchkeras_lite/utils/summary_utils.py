@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 _WIDTHS = (33, 24, 15)
+_GRAPH_WIDTHS = (21, 19, 12, 19)
 
 
 def _size(count: int) -> str:
@@ -15,38 +16,91 @@ def _size(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _row(cells: tuple, left: str, sep: str, right: str, widths: tuple) -> str:
-    parts = []
-    for i, (cell, width) in enumerate(zip(cells, widths)):
-        text = str(cell)
-        text = text.rjust(width - 2) if i == len(widths) - 1 else text.ljust(width - 2)
-        parts.append(f" {text} ")
-    return left + sep.join(parts) + right
+def _wrap(text: str, width: int) -> list[str]:
+    """Words over lines of ``width`` characters; a word too long is cut with '…'."""
+    lines: list[str] = []
+    for word in str(text).split(" "):
+        if len(word) > width:
+            word = word[: width - 1] + "…"
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _rows(cells: tuple, widths: tuple, sep: str = "│") -> list[str]:
+    wrapped = [_wrap(cell, w - 2) for cell, w in zip(cells, widths)]
+    height = max(len(w) for w in wrapped)
+    out = []
+    for i in range(height):
+        parts = []
+        for j, (lines, width) in enumerate(zip(wrapped, widths)):
+            text = lines[i] if i < len(lines) else ""
+            numeric = j == 2
+            parts.append(" " + (text.rjust(width - 2) if numeric else text.ljust(width - 2)) + " ")
+        out.append(sep + sep.join(parts) + sep)
+    return out
+
+
+def _graph_like(model: Any) -> bool:
+    nodes = getattr(model, "_nodes", None)
+    if nodes is None:
+        return False
+    layers = [n.layer for n in nodes]
+    return (len(model.outputs) > 1 or len(model.inputs) > 1 or len(set(map(id, layers))) != len(layers)
+            or any(len(n.parents) != 1 for n in nodes))
+
+
+def _connections(model: Any, layer: Any) -> str:
+    nodes = [n for n in model._nodes if n.layer is layer]
+    if not nodes:
+        return "-"
+    keys = {}
+    for node in model._nodes:
+        keys.setdefault(id(node.layer), []).append(node)
+    refs = []
+    for node in nodes:
+        for parent in node.parents:
+            owner = parent._keras_history
+            source = getattr(parent, "node", None)
+            index = keys.get(id(owner), []).index(source) if source in keys.get(id(owner), []) else 0
+            refs.append(f"{owner.name}[{index}][{getattr(parent, 'index', 0)}]")
+    return ", ".join(refs)
 
 
 def summary_lines(model: Any, line_length: int | None = None) -> list[str]:
     if not model.built:
         raise ValueError(
-            f"This model has not yet been built, so it has no weights to summarise. "
+            "This model has not yet been built, so it has no weights to summarise. "
             "Build it by calling build(input_shape), by declaring the input "
             "(Input(shape=...) or input_dim=... on the first layer), or by calling fit()."
         )
-    widths = _WIDTHS
+    graph = _graph_like(model)
+    widths = _GRAPH_WIDTHS if graph else _WIDTHS
     if line_length:
-        scale = line_length / (sum(_WIDTHS) + 4)
-        widths = tuple(max(8, int(w * scale)) for w in _WIDTHS)
+        scale = line_length / (sum(widths) + len(widths) + 1)
+        widths = tuple(max(8, int(w * scale)) for w in widths)
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
     rule = ["━" * w for w in widths]
-    lines = [f'Model: "{model.name}"',
-             "┏" + "┳".join(rule) + "┓",
-             _row(("Layer (type)", "Output Shape", "Param #"), "┃", "┃", "┃", widths),
-             "┡" + "╇".join(rule) + "┩"]
-    shape = model.input_shape
+    lines = [f'Model: "{model.name}"', "┏" + "┳".join(rule) + "┓"]
+    lines += _rows(header, widths, "┃")
+    lines.append("┡" + "╇".join(rule) + "┩")
     layers = model.layers
+    shape = getattr(model, "input_shape", None)
     for i, layer in enumerate(layers):
-        shape = tuple(layer.compute_output_shape(shape)) if shape is not None else "?"
+        if hasattr(model, "_nodes"):
+            node = next((n for n in model._nodes if n.layer is layer), None)
+            out = layer.output if node is None else node.outputs
+            out_shape = getattr(out, "shape", None) or [t.shape for t in out]
+        else:
+            shape = tuple(layer.compute_output_shape(shape)) if shape is not None else "?"
+            out_shape = shape
         params = layer.count_params() if layer.built else 0
-        lines.append(_row((f"{layer.name} ({type(layer).__name__})", shape, f"{params:,}"),
-                          "│", "│", "│", widths))
+        cells = (f"{layer.name} ({type(layer).__name__})", str(out_shape), f"{params:,}")
+        if graph:
+            cells += (_connections(model, layer),)
+        lines += _rows(cells, widths)
         if i < len(layers) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")

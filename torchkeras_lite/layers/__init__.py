@@ -10,6 +10,7 @@ from . import (activation_layers, attention, convolutional, core, embedding, mer
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .input_layer import Input, InputLayer, KerasTensor
 from .layer import Layer
+from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 
 _FAMILIES = (core, activation_layers, attention, convolutional, embedding, merging,
              normalization, pooling, preprocessing, recurrent, regularization, reshaping,
@@ -35,4 +36,5 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
 
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "get", "serialize", "deserialize",
+           "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
            *ALL_LAYERS]

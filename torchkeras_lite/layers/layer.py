@@ -161,6 +161,7 @@ class Layer(nn.Module):
     _call_takes_mask = False
     _handles_masks = False
     _plain_call = True
+    _creates_masks = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -170,6 +171,7 @@ class Layer(nn.Module):
         cls._handles_masks = bool(cls.supports_masking or cls._call_takes_mask
                                   or cls.compute_mask is not Layer.compute_mask)
         cls._plain_call = not (cls._call_takes_training or cls._call_takes_mask)
+        cls._creates_masks = cls.compute_mask is not Layer.compute_mask
         # As in Keras, calling build() directly marks the layer built, so that the first call
         # does not build (and initialise) it a second time.
         build = cls.__dict__.get("build")
@@ -272,11 +274,14 @@ class Layer(nn.Module):
             finally:
                 self.train(previous)
         if self.activity_regularizer is not None:
-            penalty = self.activity_regularizer(out)
-            if out.dim() > 0:  # Keras normalises by the batch size
-                penalty = penalty / out.shape[0]
-            # Like Keras, a layer keeps the penalties of its latest call only.
-            self._activity_losses = [penalty]
+            # Like Keras: one penalty per output tensor, normalised by its batch size; a layer
+            # keeps the penalties of its latest call only.
+            penalties = []
+            for tensor in (out if isinstance(out, (list, tuple)) else [out]):
+                if isinstance(tensor, torch.Tensor):
+                    penalty = self.activity_regularizer(tensor)
+                    penalties.append(penalty / tensor.shape[0] if tensor.dim() else penalty)
+            self._activity_losses = penalties
         if self._handles_masks:
             out_mask = self.compute_mask(inputs, kwargs.get("mask", input_mask))
             if out_mask is not None and isinstance(out, torch.Tensor):
@@ -294,10 +299,11 @@ class Layer(nn.Module):
         observe the difference (built, no hooks of any kind, no activity regularizer, no masks,
         mode-independent call signature); used by containers on the training hot path, where
         that machinery costs more than small ops."""
-        if (self.built and self._plain_call and self.activity_regularizer is None and not (
+        if (self.built and self._plain_call and not self._creates_masks
+                and self.activity_regularizer is None and not (
                 self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_hooks_set())
-                and _mask_of(inputs) is None):
+                and not _has_mask(inputs)):
             return self.call(inputs)
         return self(inputs)
 
@@ -446,6 +452,14 @@ def _is_symbolic(x: Any) -> bool:
 
 def _mask_of(x: Any) -> Any:
     return getattr(x, "_keras_mask", None) if isinstance(x, torch.Tensor) else None
+
+
+def _has_mask(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return getattr(x, "_keras_mask", None) is not None
+    if isinstance(x, (list, tuple)):
+        return any(_has_mask(v) for v in x)
+    return False
 
 
 def _shape_of(x: Any) -> Any:

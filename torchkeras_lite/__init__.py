@@ -5,8 +5,8 @@ Change ``from keras...`` to ``from torchkeras_lite...``::
     from torchkeras_lite.models import Sequential
     from torchkeras_lite.layers import Dense
 """
-from . import (activations, callbacks, config, constraints, initializers, layers, losses,
-               metrics, models, optimizers, regularizers, utils)
+from . import (activations, callbacks, config, constraints, datasets, initializers, layers,
+               losses, metrics, models, optimizers, regularizers, utils)
 from .device import resolve_device
 from .layers import Input
 from .models import Model, Sequential
@@ -14,5 +14,6 @@ from .models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config", "constraints",
+           "datasets",
            "initializers", "layers", "losses", "metrics", "models", "optimizers",
            "regularizers", "resolve_device", "utils"]

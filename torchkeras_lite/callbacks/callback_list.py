@@ -15,8 +15,9 @@ from .callback import Callback
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
     "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end",
-    "on_batch_begin", "on_batch_end",
 )
+# Callback.on_train_batch_* call the Keras 2 names; a callback overriding either listens.
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 def to_floats(logs: Mapping[str, Any] | None) -> dict:
@@ -28,7 +29,8 @@ def to_floats(logs: Mapping[str, Any] | None) -> dict:
 
 def _to_float(value: Any) -> Any:
     if hasattr(value, "detach"):
-        return float(value.detach())
+        # Scalars (losses, metrics) become floats; other tensors (predict's batch outputs) stay.
+        return float(value.detach()) if value.numel() == 1 and value.dim() == 0 else value
     if isinstance(value, (int, float)):
         return float(value)
     return value
@@ -71,7 +73,9 @@ class CallbackList:
             self.history = History()
             self.callbacks.append(self.history)
         self._batch_listeners = {
-            hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _BATCH_HOOKS
+            hook: [c for c in self.callbacks
+                   if _overrides(c, hook) or (hook in _ALIASES and _overrides(c, _ALIASES[hook]))]
+            for hook in _BATCH_HOOKS
         }
         self.model = model
         self.params = params
@@ -110,11 +114,9 @@ class CallbackList:
 
     def on_train_batch_begin(self, batch, logs=None):
         self._call_batch("on_train_batch_begin", batch, logs)
-        self._call_batch("on_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
         self._call_batch("on_train_batch_end", batch, logs)
-        self._call_batch("on_batch_end", batch, logs)
 
     def on_test_batch_begin(self, batch, logs=None):
         self._call_batch("on_test_batch_begin", batch, logs)

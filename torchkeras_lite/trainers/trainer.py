@@ -5,7 +5,9 @@ Who owns what:
   metrics, and the loss tracker.
 - ``train_step``/``test_step``/``predict_step`` are the per-batch work. They stay on the device:
   no ``.item()``/``float()``; results are 0-d tensors.
-- ``fit``/``evaluate``/``predict`` are the loops: data from :mod:`.data`, callbacks through
+- ``fit``/``evaluate``/``predict`` are the loops: data from :mod:`.data` (arrays through
+  ``ArrayBatcher``; DataLoaders, Datasets, generators and PyDatasets through
+  ``SourceBatcher``: both yield ``(x, y, sample_weight)`` on the device), callbacks through
   :class:`~torchkeras_lite.callbacks.CallbackList` (which alone turns tensors into floats).
 """
 from __future__ import annotations
@@ -126,44 +128,40 @@ class Trainer:
             steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
         model = self.model
         verbose = _check_verbose(verbose)
-        batch_size = _check_batch_size(batch_size)
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
             raise ValueError(f"validation_freq must be a positive integer, got {validation_freq!r}")
-        if y is None:
-            raise ValueError("fit() needs targets y for a compiled loss; got y=None.")
-        arrays = data_lib.to_tensors(x, y, sample_weight)
-        model.check_input(arrays[0], "x")
-        if class_weight is not None:
-            if sample_weight is not None:
-                raise ValueError("You cannot pass class_weight and sample_weight at the same time.")
-            arrays = (arrays[0], arrays[1],
-                      data_lib.class_weight_to_sample_weight(arrays[1], class_weight))
-        val_arrays = None
-        if validation_data is not None:
-            val_arrays = self._validation_arrays(validation_data)
-        elif validation_split:
-            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
-        device = self.prepare(arrays[0])
-        batches = data_lib.ArrayBatcher(arrays, batch_size, shuffle=shuffle, device=device,
-                                        steps=steps_per_epoch, carry_over=True)
-        val_batches = None
-        if val_arrays is not None:
-            val_batches = data_lib.ArrayBatcher(
-                val_arrays, _check_batch_size(validation_batch_size, batch_size),
-                device=device, steps=validation_steps)
+        if data_lib.is_one_shot(validation_data) and validation_steps is None \
+                and sum((e + 1) % validation_freq == 0 for e in range(initial_epoch, epochs)) > 1:
+            raise ValueError(
+                f"validation_data is {data_lib.describe_source(validation_data)}, which can be "
+                "read only once, but this fit validates more than once. Pass validation_steps "
+                "(each validation then takes that many batches from it), or a source that can "
+                "be iterated again (arrays, a torch DataLoader or a PyDataset)."
+            )
+        batches, val_batches = self._fit_data(
+            x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
+            class_weight=class_weight, validation_split=validation_split,
+            validation_data=validation_data, validation_batch_size=validation_batch_size,
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-                           verbose=verbose, epochs=epochs, steps=len(batches))
+                           verbose=verbose, epochs=epochs, steps=batches.steps)
         cbs.history.params = cbs.params
         model.stop_training = False
         custom_step = model._overrides("train_step")
         was_training = model.training
         model.train()
         last_logs = None
+        batches.start()
+        model._initial_epoch = None
         cbs.on_train_begin()
+        if model._initial_epoch is not None:  # set by BackupAndRestore when it restored
+            initial_epoch, model._initial_epoch = model._initial_epoch, None
         try:
             for epoch in range(initial_epoch, epochs):
+                if not batches.ready():
+                    break
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 step_logs = None
@@ -178,7 +176,9 @@ class Trainer:
                     if model.stop_training:
                         break
                 epoch_logs = dict(step_logs or {}) if custom_step else self.logs()
-                if val_batches is not None and (epoch + 1) % validation_freq == 0:
+                if val_batches is not None and (epoch + 1) % validation_freq == 0 \
+                        and val_batches.ready():
+                    val_batches.start()
                     cbs.on_test_begin()
                     val_logs = self._run_test(val_batches, cbs)
                     cbs.on_test_end(val_logs)
@@ -196,18 +196,101 @@ class Trainer:
         cbs.on_train_end(last_logs)
         return cbs.history
 
+    # ------------------------------------------------------------------- data
+    def _fit_data(self, x, y, sample_weight, *, batch_size, shuffle, class_weight,
+                  validation_split, validation_data, validation_batch_size, steps_per_epoch,
+                  validation_steps) -> tuple:
+        """The training batches and the validation batches (or None), on the device."""
+        model = self.model
+        _require_x(x, "fit")
+        x, y, sample_weight = data_lib.unwrap_tensor_dataset(x, y, sample_weight, "fit")
+        require_y = not model._overrides("train_step")
+        source = val_source = val_arrays = None
+        if data_lib.is_batch_source(x):
+            source = data_lib.open_source(x, y, sample_weight, method="fit",
+                                          batch_size=batch_size, shuffle=shuffle)
+            if validation_split and validation_data is None:
+                source, val_source = data_lib.split_source(
+                    source, validation_split, val_batch_size=validation_batch_size)
+        else:
+            batch_size = _check_batch_size(batch_size)
+            if y is None and require_y:
+                raise ValueError("fit() needs targets y for a compiled loss; got y=None.")
+            arrays = data_lib.to_tensors(x, y, sample_weight)
+            model.check_input(arrays[0], "x")
+            if class_weight is not None:
+                if sample_weight is not None:
+                    raise ValueError(
+                        "You cannot pass class_weight and sample_weight at the same time.")
+                arrays = (arrays[0], arrays[1],
+                          data_lib.class_weight_to_sample_weight(arrays[1], class_weight))
+            if validation_split and validation_data is None:
+                arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        if validation_data is not None:
+            val_source, val_arrays = self._validation_data(
+                validation_data, validation_batch_size, _check_batch_size(batch_size))
+        if source is not None:
+            batches = data_lib.SourceBatcher(
+                source, self._converter(require_y, class_weight), steps=steps_per_epoch,
+                steps_argument="steps_per_epoch", role="fit", carry_over=True)
+            device = self.prepare(None if model.built else batches.sample_x())
+            batches.device = device
+        else:
+            device = self.prepare(arrays[0])
+            batches = data_lib.ArrayBatcher(arrays, batch_size, shuffle=shuffle, device=device,
+                                            steps=steps_per_epoch, carry_over=True)
+        val_batches = None
+        if val_source is not None:
+            val_batches = data_lib.SourceBatcher(
+                val_source, self._converter(not model._overrides("test_step")),
+                steps=validation_steps, steps_argument="validation_steps",
+                argument="validation_data", role="validation")
+            val_batches.device = device
+        elif val_arrays is not None:
+            val_batches = data_lib.ArrayBatcher(
+                val_arrays, _check_batch_size(validation_batch_size, _check_batch_size(batch_size)),
+                device=device, steps=validation_steps)
+        return batches, val_batches
+
+    def _converter(self, require_y: bool, class_weight: Any = None) -> data_lib.BatchConverter:
+        return data_lib.BatchConverter(class_weight=class_weight, require_y=require_y,
+                                       check_x=self.model.check_input)
+
+    def _validation_data(self, validation_data: Any, validation_batch_size: Any,
+                         batch_size: int) -> tuple:
+        """``(source, None)`` for a batch source, else ``(None, arrays)``."""
+        vx, vy, vsw = (validation_data, None, None)
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) \
+                and data_lib.is_batch_source(validation_data[0]):
+            vx, vy, vsw = tuple(validation_data) + (None,) * (3 - len(validation_data))
+        elif not data_lib.is_batch_source(validation_data):
+            return None, self._validation_arrays(validation_data)
+        vx, vy, vsw = data_lib.unwrap_tensor_dataset(vx, vy, vsw, "fit")
+        if not data_lib.is_batch_source(vx):
+            if vy is None:
+                raise ValueError(
+                    "validation_data is a TensorDataset without targets; it must hold "
+                    "(x, y) or (x, y, sample_weight).")
+            return None, self._validation_arrays((vx, vy, vsw))
+        source = data_lib.open_source(
+            vx, vy, vsw, method="fit", argument="validation_data",
+            batch_size=validation_batch_size, batch_size_argument="validation_batch_size",
+            default_batch_size=batch_size)
+        return source, None
+
     def _validation_arrays(self, validation_data: Any) -> tuple:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError(
                 "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                f"val_sample_weight); got {type(validation_data).__name__} "
-                f"of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
+                "val_sample_weight), or a source of batches (a torch Dataset or DataLoader, "
+                f"a generator, a PyDataset); got {type(validation_data).__name__} of length "
+                f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
             )
         arrays = data_lib.to_tensors(*validation_data)
         self.model.check_input(arrays[0], "validation_data x")
         return arrays
 
-    def _run_test(self, batches: data_lib.ArrayBatcher, cbs: CallbackList | None) -> dict:
+    def _run_test(self, batches: Any, cbs: CallbackList | None) -> dict:
         model = self.model
         model.eval()
         self.reset_metrics()
@@ -228,21 +311,33 @@ class Trainer:
     def evaluate(self, x, y, *, batch_size, verbose, sample_weight, steps, callbacks,
                  return_dict):
         verbose = _check_verbose(verbose)
-        arrays = data_lib.to_tensors(x, y, sample_weight)
-        if y is None:
-            raise ValueError("evaluate() needs targets y for the compiled loss; got y=None.")
-        self.model.check_input(arrays[0], "x")
-        device = self.prepare(arrays[0])
-        batches = data_lib.ArrayBatcher(arrays, _check_batch_size(batch_size), device=device,
-                                        steps=steps)
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self.model,
-                           verbose=verbose, epochs=1, steps=len(batches))
-        was_training = self.model.training
+        model = self.model
+        _require_x(x, "evaluate")
+        x, y, sample_weight = data_lib.unwrap_tensor_dataset(x, y, sample_weight, "evaluate")
+        if data_lib.is_batch_source(x):
+            source = data_lib.open_source(x, y, sample_weight, method="evaluate",
+                                          batch_size=batch_size)
+            batches = data_lib.SourceBatcher(
+                source, self._converter(not model._overrides("test_step")), steps=steps,
+                steps_argument="steps", role="evaluate")
+            batches.device = self.prepare(None if model.built else batches.sample_x())
+        else:
+            arrays = data_lib.to_tensors(x, y, sample_weight)
+            if y is None:
+                raise ValueError("evaluate() needs targets y for the compiled loss; got y=None.")
+            model.check_input(arrays[0], "x")
+            device = self.prepare(arrays[0])
+            batches = data_lib.ArrayBatcher(arrays, _check_batch_size(batch_size), device=device,
+                                            steps=steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model,
+                           verbose=verbose, epochs=1, steps=batches.steps)
+        was_training = model.training
+        batches.start()
         cbs.on_test_begin()
         try:
             logs = self._run_test(batches, cbs)
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
         cbs.on_test_end(logs)
         return self._format_evaluate(logs, return_dict)
 
@@ -267,16 +362,30 @@ def _detach(y: Any) -> Any:
 
 def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
             callbacks=None) -> Any:
-    """Run ``model`` over ``x`` in batches (eval mode, no grad); returns numpy arrays."""
+    """Run ``model`` over ``x`` in batches (eval mode, no grad); returns numpy arrays.
+
+    ``x`` is arrays/tensors or a batch source (see ``Model.fit``); targets in the batches are
+    ignored."""
     verbose = _check_verbose(verbose)
-    (x_t, _, _) = data_lib.to_tensors(x)
-    model.check_input(x_t, "x")
-    if not model.built:
-        model.build_from_data(x_t)
-    batches = data_lib.ArrayBatcher((x_t, None, None), _check_batch_size(batch_size),
-                                    device=model.device, steps=steps)
+    _require_x(x, "predict")
+    x = data_lib.unwrap_tensor_dataset(x, None, None, "predict")[0]
+    if data_lib.is_batch_source(x):
+        source = data_lib.open_source(x, method="predict", batch_size=batch_size)
+        batches = data_lib.SourceBatcher(
+            source, data_lib.BatchConverter(x_only=True, check_x=model.check_input),
+            steps=steps, steps_argument="steps", role="predict")
+        if not model.built:
+            model.build_from_data(batches.sample_x())
+        batches.device = model.device
+    else:
+        (x_t, _, _) = data_lib.to_tensors(x)
+        model.check_input(x_t, "x")
+        if not model.built:
+            model.build_from_data(x_t)
+        batches = data_lib.ArrayBatcher((x_t, None, None), _check_batch_size(batch_size),
+                                        device=model.device, steps=steps)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
-                       epochs=1, steps=len(batches))
+                       epochs=1, steps=batches.steps)
     outputs = []
     was_training = model.training
     model.eval()
@@ -285,12 +394,26 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
         with torch.inference_mode():
             for step, (xb, _, _) in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
-                outputs.append(model(xb))
-                cbs.on_predict_batch_end(step)
+                out = model(xb)
+                outputs.append(out)
+                cbs.on_predict_batch_end(step, {"outputs": out})
     finally:
         model.train(was_training)
     cbs.on_predict_end()
     return _concat_to_numpy(outputs)
+
+
+def _require_x(x: Any, method: str) -> None:
+    if x is None:
+        raise ValueError(
+            f"{method}() needs data, got x=None. Pass arrays or tensors (with y), a torch "
+            "Dataset or DataLoader, a generator yielding batches, or a PyDataset."
+        )
+    if callable(x) and not data_lib.is_batch_source(x) and not hasattr(x, "__array__"):
+        raise TypeError(
+            f"{method}() got x={getattr(x, '__name__', type(x).__name__)!r}, a function. "
+            "Pass what it returns instead: for a generator function, x=gen(), not x=gen."
+        )
 
 
 def _concat_to_numpy(outputs: list) -> Any:

@@ -166,3 +166,20 @@ def test_wrong_number_of_inputs():
     with pytest.raises(ValueError, match=r"has 2 inputs"):
         model.compile(optimizer="adam", loss="mse", device="cpu") or \
             model.predict(np.zeros((3, 4), "float32"), verbose=0)
+
+
+@pytest.mark.parametrize("steps", [(5, 6), (None, None)], ids=["known", "unknown_lengths"])
+def test_multi_input_layer_in_a_graph(steps):
+    from torchkeras_lite.layers import MultiHeadAttention
+    q, v = Input((steps[0], 4), name="q"), Input((steps[1], 4), name="v")
+    model = Model([q, v], MultiHeadAttention(2, 4, name="mha")(q, v))
+    assert model.output_shape == (None, steps[0], 4)
+    assert model([torch.zeros(2, 5, 4), torch.zeros(2, 6, 4)]).shape == (2, 5, 4)
+
+
+def test_plain_torch_optimizer_can_be_compiled():
+    model = Sequential([Input((3,)), Dense(1)])
+    model.compile(torch.optim.SGD(model.parameters(), lr=0.1), "mse", device="cpu")
+    history = model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=3,
+                        verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -1,5 +1,6 @@
-"""Models: ``Model`` (compile/fit/evaluate/predict) and ``Sequential``."""
+"""Models: ``Model`` (compile/fit/evaluate/predict) and ``Sequential``; ``load_model``."""
 from .model import Model
 from .sequential import Sequential
+from ..saving import load_model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model"]

@@ -13,6 +13,7 @@ Who owns what:
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -94,6 +95,10 @@ def _infer_outputs(layer: Layer, args: tuple, kwargs: dict) -> Any:
         return _shapes_to_tensors(shapes, layer)
     if isinstance(layer, Functional) and single_input:
         return _map(lambda t: KerasTensor(t.shape, t.dtype, layer.name), layer._output_struct)
+    if unknown_dims and has_shape_rule and not any(v not in (None, False) for v in kwargs.values()):
+        # Several positional inputs (e.g. attention's query, value): Keras's signature
+        # compute_output_shape(query_shape, value_shape, ...).
+        return _shapes_to_tensors(layer.compute_output_shape(*[_shape(a) for a in args]), layer)
     if unknown_dims:
         raise ValueError(
             f"Cannot infer the output shape of layer {layer.name!r} ({type(layer).__name__}) "
@@ -140,7 +145,10 @@ def symbolic_call(layer: Layer, args: tuple, kwargs: dict) -> Any:
     inputs = args[0] if args else kwargs.pop("inputs")
     args = (inputs,) + tuple(args[1:])
     if not layer.built:
-        layer.maybe_build(_shape(inputs))
+        if len(args) > 1 and len(inspect.signature(layer.build).parameters) > 1:
+            layer.build(*[_shape(a) for a in args])  # build(query_shape, value_shape, ...)
+        else:
+            layer.maybe_build(_shape(inputs))
     outputs = _infer_outputs(layer, args, kwargs)
     Node(layer, args, kwargs, outputs)
     return outputs

@@ -210,6 +210,60 @@ class Model(Layer):
             self.built = True
             self.to(self.device)
 
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the model as a Keras 3 ``.keras`` file: config, weights and optimizer state.
+
+        Real Keras 3 opens the file (``keras.saving.load_model``) for every layer both have;
+        ``torchkeras_lite.models.load_model`` reads it back and training resumes where it
+        stopped. The write is atomic: a crash leaves a previous file intact.
+
+        Args:
+            filepath: path ending in ``.keras``.
+            overwrite: replace an existing file (default True); False raises
+                FileExistsError if it exists.
+
+        Example:
+            >>> model.save("tutorial.keras")
+            >>> restored = torchkeras_lite.models.load_model("tutorial.keras")
+        """
+        from ..saving import saving_lib
+        saving_lib.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the weights (and the optimizer state, as Keras does) to a ``.weights.h5``
+        file in Keras 3's layout; atomic.
+
+        Args:
+            filepath: path ending in ``.weights.h5`` (required, as in Keras).
+            overwrite: replace an existing file (default True); False raises
+                FileExistsError if it exists.
+
+        Example:
+            >>> model.save_weights("tutorial.weights.h5")
+        """
+        from ..saving import saving_lib
+        saving_lib.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.h5`` file or a ``.keras`` archive (written by us or
+        by real Keras 3) into this built model of the same architecture.
+
+        The optimizer state in the file is restored too when this model's optimizer is built
+        (as in Keras). Shapes and counts are checked for every layer before anything is
+        copied.
+
+        Args:
+            filepath: path ending in ``.weights.h5`` or ``.keras``.
+            skip_mismatch: warn about (instead of raising for) layers whose weights do not fit,
+                and load the others (default False).
+
+        Example:
+            >>> model.load_weights("tutorial.weights.h5")
+        """
+        from ..saving import saving_lib
+        saving_lib.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
     # ------------------------------------------------------ custom training steps
     def train_step(self, data: tuple) -> dict:
         """One optimizer step on ``data = (x, y, sample_weight)``; returns the logs (tensors).

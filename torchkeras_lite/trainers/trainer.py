@@ -62,7 +62,7 @@ class Trainer:
         if not model.built:
             model.build_from_data(x_sample)
         device = model.device
-        if not self.optimizer.built:
+        if not getattr(self.optimizer, "built", True):  # a plain torch.optim one is built
             self.optimizer.build([p for p in model.parameters() if p.requires_grad])
         self._penalties = any(layer._regularized or layer.activity_regularizer is not None
                               for layer in model._flatten_layers())

@@ -202,7 +202,14 @@ class Model(Layer):
             if x.dtype == torch.float64:
                 x = x.float()
             args = (x.to(self.device),) + args[1:]
-        return super().__call__(*args, **kwargs)
+        out = super().__call__(*args, **kwargs)
+        if not self.built and type(self).build is Layer.build and args:
+            # A subclassed model is built by its first call, as in Keras; a single-tensor
+            # input's shape is kept so that model.save() can rebuild it.
+            self.built = True
+            if isinstance(args[0], torch.Tensor):
+                self._saved_input_shape = (None,) + tuple(args[0].shape[1:])
+        return out
 
     def maybe_build(self, input_shape: Any) -> None:
         if not self.built and type(self).build is not Layer.build:

@@ -465,3 +465,19 @@ def test_keras_subclassed_model_loads_and_saves_back(K, tmp_path):
     _assert_same_predictions(model, K.saving.load_model(tmp_path / "ours.keras"), x)
     assert _dataset_paths(_archive_weights(tmp_path / "ours.keras")) == \
         _dataset_paths(_archive_weights(tmp_path / "keras.keras"))
+
+
+def test_functional_multi_head_attention_round_trips_with_keras(K, tmp_path):
+    q, v = K.Input((5, 4), name="q"), K.Input((6, 4), name="v")
+    out = K.layers.Dense(3, name="head")(K.layers.MultiHeadAttention(2, 4, name="mha")(q, v))
+    kmodel = K.Model([q, v], out)
+    kmodel.save(tmp_path / "keras.keras")
+    ours = tkl.saving.load_model(tmp_path / "keras.keras")
+    rng = np.random.default_rng(0)
+    x = [rng.random((2, 5, 4)).astype("float32"), rng.random((2, 6, 4)).astype("float32")]
+    expected = K.ops.convert_to_numpy(kmodel.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-6)
+    ours.save(tmp_path / "ours.keras")
+    again = K.saving.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(K.ops.convert_to_numpy(again.predict(x, verbose=0)), expected,
+                               atol=1e-6)

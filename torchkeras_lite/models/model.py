@@ -197,7 +197,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------- graph
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args and not isinstance(args[0], torch.Tensor) and isinstance(args[0], np.ndarray):
+        if args and isinstance(args[0], np.ndarray):
             x = torch.as_tensor(args[0])
             if x.dtype == torch.float64:
                 x = x.float()

@@ -349,10 +349,6 @@ class Trainer:
             return floats["loss"]
         return list(floats.values())
 
-    def predict(self, x, *, batch_size, verbose, steps, callbacks):
-        return predict(self.model, x, batch_size=batch_size, verbose=verbose, steps=steps,
-                       callbacks=callbacks)
-
 
 def _detach(y: Any) -> Any:
     if isinstance(y, torch.Tensor):

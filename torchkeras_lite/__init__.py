@@ -6,7 +6,7 @@ Change ``from keras...`` to ``from torchkeras_lite...``::
     from torchkeras_lite.layers import Dense
 """
 from . import (activations, callbacks, config, constraints, datasets, initializers, layers,
-               losses, metrics, models, optimizers, regularizers, utils)
+               losses, metrics, models, optimizers, regularizers, saving, utils)
 from .device import resolve_device
 from .layers import Input
 from .models import Model, Sequential
@@ -16,4 +16,4 @@ __version__ = "0.1.0"
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config", "constraints",
            "datasets",
            "initializers", "layers", "losses", "metrics", "models", "optimizers",
-           "regularizers", "resolve_device", "utils"]
+           "regularizers", "resolve_device", "saving", "utils"]

@@ -402,3 +402,23 @@ def test_forward_hooks_still_fire_inside_fit():
     model.fit(x, y, batch_size=10, epochs=1, verbose=0)
     handle.remove()
     assert seen == [torch.Size([10, 8])] * 2
+
+
+def test_progbar_remembers_unknown_length_after_first_epoch(capsys):
+    from torchkeras_lite.callbacks import ProgbarLogger
+
+    def batches():
+        x, y = data(30)
+        for i in range(0, 30, 10):
+            yield x[i:i + 10], y[i:i + 10]
+
+    class Source:
+        def __iter__(self):
+            return batches()
+
+    model = compiled()
+    logger = ProgbarLogger()
+    model.fit(Source(), epochs=2, verbose=1, callbacks=[logger])
+    assert logger.target == 3
+    lines = [l for l in capsys.readouterr().out.splitlines() if "step" in l]
+    assert len(lines) == 2 and all(l.startswith("3/3 ") for l in lines)

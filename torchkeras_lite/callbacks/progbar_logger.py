@@ -78,5 +78,6 @@ class ProgbarLogger(Callback):
         if self.progbar is None:
             return
         if self.progbar.target is None:
-            self.progbar.target = getattr(self, "seen", 0)
+            # Unknown length: remember the first epoch's step count for the next bars (Keras).
+            self.target = self.progbar.target = getattr(self, "seen", 0)
         self.progbar.update(self.progbar.target, list((logs or {}).items()), finalize=True)

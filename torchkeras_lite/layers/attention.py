@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -24,6 +23,7 @@ from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..utils.registry import serialize
+from .arguments import is_int as _is_int
 from .layer import Layer, _is_symbolic
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
@@ -39,10 +39,6 @@ def _softmax_fill(dtype: torch.dtype) -> float:
 def _sdpa_fill(dtype: torch.dtype) -> float:
     """The additive bias Keras's fused attention gives masked positions."""
     return -0.7 * (65500.0 if dtype == torch.float16 else 3.38953e38)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_rate(name: str, value: Any) -> float:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import activations as _activations
-from .. import config as _config
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..utils.registry import serialize
+from .arguments import data_format as _data_format
+from .arguments import int_tuple as _int_tuple
+from .arguments import positive_int as _positive_int
 from .layer import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
@@ -33,44 +34,6 @@ IntOrTuple = Union[int, Sequence[int]]
 
 _SPATIAL_AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _int_tuple(value: Any, rank: int, name: str, allow_zero: bool = False) -> tuple:
-    """``value`` as a tuple of ``rank`` positive (or, with ``allow_zero``, non-negative) ints."""
-    items = (value,) * rank if _is_int(value) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = ()
-    low = 0 if allow_zero else 1
-    if len(items) != rank or not all(_is_int(v) and v >= low for v in items):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(
-            f"{name} must be a {kind} integer or a tuple of {rank} {kind} integers, "
-            f"got {value!r}"
-        )
-    return tuple(int(v) for v in items)
-
-
-def _data_format(value: Any) -> str:
-    if value is None:
-        return _config.image_data_format()
-    fmt = str(value).lower()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"data_format must be 'channels_last' or 'channels_first', got {value!r}"
-        )
-    return fmt
 
 
 def _padding(value: Any, allow_causal: bool) -> str:

@@ -12,6 +12,7 @@ from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..utils.registry import serialize
+from .arguments import data_format as _data_format
 from .layer import Layer
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Reshape"]
@@ -230,13 +231,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        from .. import config
-        self.data_format = data_format or config.image_data_format()
-        if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                "data_format must be 'channels_last' or 'channels_first', "
-                f"got {data_format!r}"
-            )
+        self.data_format = _data_format(data_format)
         self.built = True
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -10,18 +10,18 @@ padding is used (average pooling then divides by the number of real, non-padded 
 when it is uneven, the input is first padded by *replicating* its edge values, as Keras's torch
 backend does, so those windows of an average pool include the replicated values.
 
-The argument helpers at the top (``standardize_tuple``, ``standardize_data_format``,
-``spatial_layout``) are shared with :mod:`.reshaping`.
+Argument checks come from :mod:`.arguments` (shared by all layer families); ``SpatialLayer`` is
+shared with :mod:`.reshaping`.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import config as _config
+from .arguments import data_format as standardize_data_format
+from .arguments import int_tuple as standardize_tuple
 from .layer import Layer
 
 __all__ = [
@@ -39,38 +39,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ argument helpers
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def standardize_tuple(value: Any, n: int, argument: str, *, allow_zero: bool = False) -> tuple:
-    """``value`` (an int or a sequence of ``n`` ints) as a tuple of ``n`` ints, each positive
-    (or non-negative with ``allow_zero``)."""
-    kind = "non-negative" if allow_zero else "positive"
-    expected = f"a {kind} integer or a tuple of {n} {kind} integers"
-    if _is_int(value):
-        value = (value,) * n
-    try:
-        values = tuple(value)
-    except TypeError:
-        raise ValueError(f"{argument} must be {expected}, got {value!r}") from None
-    if len(values) != n or not all(_is_int(v) and v >= (0 if allow_zero else 1) for v in values):
-        raise ValueError(f"{argument} must be {expected}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
-def standardize_data_format(value: Any) -> str:
-    """``'channels_last'`` or ``'channels_first'``; None means ``config.image_data_format()``."""
-    if value is None:
-        return _config.image_data_format()
-    fmt = value.lower() if isinstance(value, str) else value
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"data_format must be 'channels_last' or 'channels_first', got {value!r}"
-        )
-    return fmt
-
-
 def standardize_padding(value: Any) -> str:
     padding = value.lower() if isinstance(value, str) else value
     if padding not in ("valid", "same"):

@@ -11,7 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from .layer import Layer
-from .pooling import SpatialLayer, _is_int, standardize_data_format, standardize_tuple
+from .arguments import data_format as standardize_data_format
+from .arguments import int_tuple as standardize_tuple
+from .arguments import is_int as _is_int
+from .pooling import SpatialLayer
 
 __all__ = [
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",

@@ -237,6 +237,33 @@ class Model(Layer):
         from ..saving import saving_lib
         saving_lib.save_model(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
+               input_signature: Any = None, **kwargs: Any) -> Any:
+        """Export the model for serving; ``format='onnx'`` is the format we write.
+
+        Keras 3's signature; the ONNX graph has the model's input/output names, a dynamic
+        batch axis and inference semantics (see :func:`torchkeras_lite.export.export_onnx`).
+
+        Args:
+            filepath: the ``.onnx`` file to write (atomically).
+            format: ``'onnx'`` (Keras's other formats, ``'tf_saved_model'``/``'openvino'``/
+                ``'litert'``, need TensorFlow or OpenVINO and are not available here).
+            verbose: print what was written (default True, as Keras).
+            input_signature: input shape(s) for a model that is not built yet.
+            **kwargs: ``opset=``, ``verify=``, ``atol=`` for ``export_onnx``.
+
+        Example:
+            >>> model.export("tutorial.onnx", format="onnx", verify=True)
+        """
+        if format != "onnx":
+            raise ValueError(
+                f"format must be 'onnx', got {format!r}. torchkeras_lite exports ONNX only "
+                "(Keras's 'tf_saved_model', 'openvino' and 'litert' need TensorFlow/OpenVINO); "
+                "onnxruntime, TensorRT and OpenVINO all read the ONNX file.")
+        from ..export import export_onnx
+        return export_onnx(self, filepath, input_signature=input_signature,
+                           verbose=True if verbose is None else bool(verbose), **kwargs)
+
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights (and the optimizer state, as Keras does) to a ``.weights.h5``
         file in Keras 3's layout; atomic.

@@ -114,6 +114,8 @@ def softmax(x: torch.Tensor, axis: Axis = -1) -> torch.Tensor:
         >>> softmax(torch.tensor([0.0, 0.0]))
         tensor([0.5000, 0.5000])
     """
+    if x.dtype in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(x.device.type):
+        x = x.float()  # mixed precision: softmax runs and returns float32
     if isinstance(axis, int) and -x.ndim <= axis < x.ndim and x.shape[axis] == 1:
         warnings.warn(
             f"softmax over axis {axis} of a tensor of shape {tuple(x.shape)}: that axis has "

@@ -62,3 +62,24 @@ def set_device(value) -> None:
     """Set the default device: 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device."""
     global _DEVICE
     _DEVICE = value
+
+
+_FUSED_OPS = True
+
+
+def fused_ops() -> bool:
+    """Whether training may use fused forms of Keras's formulas (default True).
+
+    Today: a crossentropy on a softmax output is computed from the logits
+    (``torchkeras_lite._fused``), equal to Keras's within float rounding. Set it to False for
+    Keras's exact op sequence (bit-identical training where every other op matches too).
+    """
+    return _FUSED_OPS
+
+
+def set_fused_ops(value: bool) -> None:
+    """Turn the fused training paths on (default) or off; see :func:`fused_ops`."""
+    global _FUSED_OPS
+    if not isinstance(value, bool):
+        raise TypeError(f"set_fused_ops expects True or False, got {value!r}.")
+    _FUSED_OPS = value

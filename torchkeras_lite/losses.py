@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from torchkeras_lite import config
+from torchkeras_lite import _fused, config
 from torchkeras_lite.utils import registry
 
 ArrayLike = Union[torch.Tensor, np.ndarray, float, list]
@@ -315,6 +315,7 @@ def categorical_crossentropy(
     """
     _check_axis("categorical_crossentropy", axis)
     _check_label_smoothing(label_smoothing)
+    logits = None if from_logits else _fused.logits_of(y_pred)
     y_pred = _float_tensor(y_pred)
     y_true = _as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
     y_true, y_pred = _reconcile_ranks(y_true, y_pred)
@@ -333,6 +334,9 @@ def categorical_crossentropy(
         y_true = y_true * (1.0 - label_smoothing) + offset
     if from_logits:
         log_prob = F.log_softmax(y_pred, dim=axis)
+    elif logits is not None and logits.shape == y_pred.shape and axis % y_pred.dim() == \
+            y_pred.dim() - 1 and not y_true.requires_grad:
+        return _fused.softmax_categorical_crossentropy(logits, y_true, config.epsilon())
     else:
         eps = config.epsilon()
         probs = y_pred / torch.sum(y_pred, dim=axis, keepdim=True)
@@ -392,6 +396,7 @@ def _sparse_crossentropy(
 ) -> "tuple[torch.Tensor, Optional[torch.Tensor]]":
     """Per-entry losses and, with ``ignore_class``, the mask of entries that count."""
     _check_axis("sparse_categorical_crossentropy", axis)
+    logits = None if from_logits or ignore_class is not None else _fused.logits_of(y_pred)
     y_pred = _float_tensor(y_pred)
     y_true = _as_tensor(y_true, device=y_pred.device)
     rank = y_pred.dim()
@@ -406,6 +411,10 @@ def _sparse_crossentropy(
     if y_true.shape != y_pred.shape[:class_axis] + y_pred.shape[class_axis + 1 :]:
         raise _sparse_shape_error(y_true, y_pred, class_axis)
     target = y_true.long()
+    if logits is not None and logits.shape == y_pred.shape and class_axis == rank - 1 \
+            and rank > 1:
+        return _fused.softmax_sparse_categorical_crossentropy(
+            logits, target, config.epsilon()), None
     mask = None if ignore_class is None else target != ignore_class
     extra = {} if ignore_class is None else {"ignore_index": int(ignore_class)}
     if rank == 1:
@@ -648,6 +657,10 @@ class Loss:
             mask: optional boolean tensor of the per-sample loss shape (keyword only); False
                 entries are left out, as Keras does with the ``_keras_mask`` of ``y_pred``.
         """
+        if sample_weight is None and mask is None and _fused.logits_of(y_pred) is not None:
+            value = self._fused_mean(y_true, y_pred)
+            if value is not None:
+                return value
         y_pred = _as_tensor(y_pred, dtype=self._compute_dtype)
         y_true = _as_tensor(y_true, device=y_pred.device)
         if not (self.integer_labels and not y_true.is_floating_point()):
@@ -662,6 +675,33 @@ class Loss:
             sample_weight = _as_tensor(sample_weight, dtype=values.dtype, device=values.device)
             _check_weight_shape("sample_weight", self.name, values, sample_weight)
         return _reduce(values, sample_weight, loss_mask, self.reduction)
+
+    def _fused_mean(self, y_true: Any, y_pred: torch.Tensor) -> Optional[torch.Tensor]:
+        """The batch mean of a crossentropy on a softmax output computed from its logits in
+        a few ops (see :mod:`torchkeras_lite._fused`), or None where the general path must run
+        (other losses or reductions, smoothing, odd shapes or dtypes)."""
+        fn = getattr(self, "fn", None)
+        if (fn is not categorical_crossentropy and fn is not sparse_categorical_crossentropy) \
+                or self.reduction not in ("sum_over_batch_size", "mean") \
+                or type(y_true) is not torch.Tensor or y_pred.dtype != self._compute_dtype \
+                or y_pred.dim() != 2 or y_pred.shape[-1] < 2 or y_true.device != y_pred.device \
+                or y_true.requires_grad:
+            return None
+        kwargs = self._fn_kwargs
+        if kwargs.get("from_logits") or kwargs.get("label_smoothing") \
+                or kwargs.get("axis", -1) not in (-1, 1) \
+                or kwargs.get("ignore_class") is not None:
+            return None
+        logits = _fused.logits_of(y_pred)
+        if fn is categorical_crossentropy:
+            if y_true.shape != y_pred.shape or y_true.dtype != y_pred.dtype:
+                return None
+            return _fused.categorical_crossentropy_mean(logits, y_true, config.epsilon())
+        if y_true.is_floating_point() or y_true.shape not in ((y_pred.shape[0],),
+                                                              (y_pred.shape[0], 1)):
+            return None
+        return _fused.sparse_categorical_crossentropy_mean(logits, y_true.reshape(-1),
+                                                           config.epsilon())
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         """Per-sample loss values; subclasses implement this."""

@@ -396,6 +396,8 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if sample_weight is None and self._fast_update(y_true, y_pred):
+            return
         y_true, y_pred = self._tensor(y_true), self._tensor(y_pred)
         self._check_batch(y_true, y_pred)
         try:
@@ -408,6 +410,34 @@ class MeanMetricWrapper(Mean):
         if sample_weight is not None:
             sample_weight = self._tensor(sample_weight).to(self._torch_dtype)
         self._accumulate(_as_tensor(values, self._device), sample_weight)
+
+    def _fast_update(self, y_true: Any, y_pred: Any) -> bool:
+        """The accuracies of a plain (batch, classes) training batch in 4 ops instead of ~8:
+        same counts as the general path (a sum of 0/1 values is exact in float32 below 2**24).
+        Returns False when the general path must run."""
+        fn = self._fn
+        if (fn is not categorical_accuracy and fn is not sparse_categorical_accuracy) \
+                or self._fn_kwargs or type(y_pred) is not torch.Tensor \
+                or type(y_true) is not torch.Tensor or y_pred.requires_grad \
+                or y_pred.dim() != 2 or y_pred.device != self.total.device \
+                or not y_pred.is_floating_point():
+            return False
+        if fn is categorical_accuracy:
+            if y_true.shape != y_pred.shape or y_true.device != y_pred.device:
+                return False
+            hits = y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)
+        else:
+            if y_true.device != y_pred.device or y_true.shape not in (
+                    (y_pred.shape[0],), (y_pred.shape[0], 1)):
+                return False
+            labels = y_true.reshape(-1)
+            if labels.is_floating_point() and labels.dtype != y_pred.dtype:
+                return False
+            hits = labels == y_pred.argmax(dim=-1).to(
+                y_pred.dtype if labels.is_floating_point() else labels.dtype)
+        self.total.add_(hits.sum())
+        self.count.add_(y_pred.shape[0])
+        return True
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "fn": registry.serialize(self._fn), **self._fn_kwargs}

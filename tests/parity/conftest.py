@@ -15,3 +15,12 @@ def K():
     """The real Keras module, with its global seed state reset for reproducibility."""
     keras.utils.set_random_seed(0)
     return keras
+
+
+@pytest.fixture
+def exact_ops():
+    """Keras's exact op sequence (no fused softmax+crossentropy) for bit-level comparisons."""
+    from torchkeras_lite import config
+    config.set_fused_ops(False)
+    yield
+    config.set_fused_ops(True)

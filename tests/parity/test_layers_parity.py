@@ -56,3 +56,30 @@ def test_output_shapes_match_keras(K):
     for make in (lambda m: m.Dense(7), lambda m: m.Flatten(), lambda m: m.Reshape((4, 6))):
         assert tuple(make(layers).compute_output_shape((None, 2, 12))) == \
             tuple(make(K.layers).compute_output_shape((None, 2, 12)))
+
+
+def test_mixed_bfloat16_dense_stack_close_to_keras(K):
+    """Keras's mixed_bfloat16 (float32 variables, bfloat16 compute) and ours give the same
+    outputs within bfloat16 rounding from the same weights."""
+    import torch
+    from torchkeras_lite import mixed_precision
+    from torchkeras_lite.layers import Dense as TDense
+    from torchkeras_lite.models import Sequential as TSequential
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 8)).astype(np.float32)
+    K.mixed_precision.set_global_policy("mixed_bfloat16")
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        kmodel = K.Sequential([K.Input((8,)), K.layers.Dense(16, activation="relu"),
+                               K.layers.Dense(3, activation="softmax")])
+        model = TSequential([TDense(16, input_dim=8, activation="relu"),
+                             TDense(3, activation="softmax")])
+        model.set_weights(kmodel.get_weights())
+        kout = np.asarray(kmodel.predict(x, verbose=0), dtype=np.float32)
+        out = model.predict(x, verbose=0)
+    finally:
+        K.mixed_precision.set_global_policy("float32")
+        mixed_precision.set_global_policy(None)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, kout, atol=1e-2)
+    assert torch.get_default_dtype() == torch.float32

@@ -208,7 +208,7 @@ _NOT_BITWISE = {
     *[pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=r))
       for c, r in _NOT_BITWISE.items()],
 ])
-def test_training_is_bit_identical(K, case):
+def test_training_is_bit_identical(K, case, exact_ops):
     name, _, bias = case.partition("+")
     kmodel, model = build_pair(K, layer_kwargs=[{"use_bias": bias == "bias"}] * 3)
     compile_both(kmodel, model, OPTIMIZERS[name], loss="categorical_crossentropy")

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .. import distribution
 from .callback import Callback
 from .monitor_callback import is_chief
 
@@ -64,6 +65,8 @@ class BackupAndRestore(Callback):
     deleted (``delete_checkpoint=True``); after a crash or a kill it stays for the next run.
 
     The model, its compile arguments and fit arguments must be the same when resuming.
+    In a distributed run rank 0 writes the backup and every rank restores from it, so
+    ``backup_dir`` must be on a filesystem all machines share.
 
     Args:
         backup_dir: folder for the backup, used by this callback only.
@@ -190,9 +193,10 @@ class BackupAndRestore(Callback):
     def _save(self) -> None:
         from ..saving import atomic_write
 
-        if not is_chief():
-            return
-        os.makedirs(self.backup_dir, exist_ok=True)
+        # Distributed: every rank runs this (and save_weights' barrier); rank 0 writes.
+        main = is_chief()
+        if main:
+            os.makedirs(self.backup_dir, exist_ok=True)
         self._save_count += 1
         name = f"checkpoint-{self._save_count}.weights.h5"
         self.model.save_weights(os.path.join(self.backup_dir, name), overwrite=True)
@@ -201,12 +205,14 @@ class BackupAndRestore(Callback):
         metadata: dict[str, Any] = dict(entry, save_count=self._save_count)
         if self.double_checkpoint and self._last_entry is not None:
             metadata["previous"] = self._last_entry
-        with atomic_write(self._metadata_path) as tmp:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(metadata, f)
         self._last_entry = entry
-        keep = {name, metadata["previous"]["weights"] if "previous" in metadata else name}
-        self._remove_weights(keep)
+        if main:
+            with atomic_write(self._metadata_path) as tmp:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(metadata, f)
+            keep = {name, metadata["previous"]["weights"] if "previous" in metadata else name}
+            self._remove_weights(keep)
+        distribution.barrier()
 
     def _remove_weights(self, keep: set) -> None:
         for file in os.listdir(self.backup_dir):
@@ -215,12 +221,14 @@ class BackupAndRestore(Callback):
 
     # ----------------------------------------------------------------------------- finish
     def on_train_end(self, logs=None):
-        if not self.delete_checkpoint or not is_chief() or not os.path.isdir(self.backup_dir):
+        if not self.delete_checkpoint:
             return
-        if os.path.exists(self._metadata_path):
-            os.remove(self._metadata_path)  # first: metadata must never name a missing file
-        self._remove_weights(set())
-        try:
-            os.rmdir(self.backup_dir)
-        except OSError:
-            pass  # the folder holds files that are not ours: leave them
+        if is_chief() and os.path.isdir(self.backup_dir):
+            if os.path.exists(self._metadata_path):
+                os.remove(self._metadata_path)  # first: metadata must never name a missing file
+            self._remove_weights(set())
+            try:
+                os.rmdir(self.backup_dir)
+            except OSError:
+                pass  # the folder holds files that are not ours: leave them
+        distribution.barrier()  # distributed: no rank sees a half-deleted backup

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import distribution
 from .callback import Callback
 from .monitor_callback import is_chief
 
@@ -27,6 +28,7 @@ class CSVLogger(Callback):
     The columns are fixed by the first epoch's keys. When that epoch has no ``val_`` keys,
     ``val_<key>`` columns are added anyway (filled with ``NA`` when validation did not run),
     as Keras does. Rows are flushed as they are written, so a killed run keeps its rows.
+    In a distributed run rank 0 writes the file (the logs are the same on every rank).
 
     Args:
         filename: path of the CSV file.
@@ -90,6 +92,7 @@ class CSVLogger(Callback):
     def on_train_end(self, logs=None):
         self._close()
         self.writer = None
+        distribution.barrier()  # distributed: the file is complete for every rank
 
     def _close(self) -> None:
         if self.csv_file is not None and not self.csv_file.closed:

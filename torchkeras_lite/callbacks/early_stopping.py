@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 
-from .monitor_callback import MonitorCallback
+from .monitor_callback import MonitorCallback, is_chief
 
 
 def _check_non_negative_int(value, name: str) -> int:
@@ -77,10 +77,10 @@ class EarlyStopping(MonitorCallback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch > 0 and self.verbose > 0:
+        if self.stopped_epoch > 0 and self.verbose > 0 and is_chief():
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
-            if self.verbose > 0:
+            if self.verbose > 0 and is_chief():
                 print("Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)

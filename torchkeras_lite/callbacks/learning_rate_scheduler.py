@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from .callback import Callback
-from .monitor_callback import format_lr
+from .monitor_callback import format_lr, is_chief
 
 
 def _takes_two_arguments(fn: Callable) -> bool:
@@ -62,7 +62,7 @@ class LearningRateScheduler(Callback):
                 "float(value)."
             )
         optimizer.learning_rate = float(lr)
-        if self.verbose > 0:
+        if self.verbose > 0 and is_chief():
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
                   f"{format_lr(lr)}.")
 

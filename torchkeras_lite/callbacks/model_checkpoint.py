@@ -6,6 +6,7 @@ import os
 import string
 import warnings
 
+from .. import distribution
 from .monitor_callback import MonitorCallback, is_chief
 
 
@@ -138,8 +139,9 @@ class ModelCheckpoint(MonitorCallback):
         return False
 
     def _should_save_model(self, epoch: int, logs: dict, filepath: str) -> bool:
+        verbose = self.verbose > 0 and is_chief()
         if not self.save_best_only:
-            if self.verbose > 0:
+            if verbose:
                 print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
             return True
         current = logs.get(self.monitor)
@@ -149,19 +151,23 @@ class ModelCheckpoint(MonitorCallback):
             return True
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
-            if self.verbose > 0:
+            if verbose:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
                       f"{current:.5f}, saving model to {filepath}")
             self.best = current
             return True
-        if self.verbose > 0:
+        if verbose:
             print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
         return False
 
     def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
         logs = logs or {}
         filepath = self._get_file_path(epoch, batch, logs)
-        if not self._should_save_model(epoch, logs, filepath) or not is_chief():
+        should_save = self._should_save_model(epoch, logs, filepath)
+        if batch is not None and self.save_best_only:
+            # Batch logs are each rank's own values: in a distributed run rank 0 decides.
+            should_save = distribution.main_decides(should_save)
+        if not should_save:
             return
         if os.path.isdir(filepath):
             raise IsADirectoryError(
@@ -169,13 +175,14 @@ class ModelCheckpoint(MonitorCallback):
                 f"an existing directory: {filepath}"
             )
         dirname = os.path.dirname(filepath)
-        if dirname:
+        if dirname and is_chief():
             os.makedirs(dirname, exist_ok=True)
+        # Every rank calls save: rank 0 writes, the others wait until the file is complete.
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)
         else:
             self.model.save(filepath, overwrite=True)
-        if self.verbose > 0:
+        if self.verbose > 0 and is_chief():
             print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
     def _get_file_path(self, epoch: int, batch: int | None, logs: dict) -> str:

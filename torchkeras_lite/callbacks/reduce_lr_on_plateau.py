@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .monitor_callback import MonitorCallback, format_lr
+from .monitor_callback import MonitorCallback, format_lr, is_chief
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -100,7 +100,7 @@ class ReduceLROnPlateau(MonitorCallback):
             return False
         new_lr = max(old_lr * self.factor, self.min_lr)
         optimizer.learning_rate = new_lr
-        if self.verbose > 0:
+        if self.verbose > 0 and is_chief():
             print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                   f"{format_lr(new_lr)}.")
         return True

@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from .. import distribution
 from .callback import Callback
 from .monitor_callback import is_chief
 
@@ -128,6 +129,7 @@ class TensorBoard(Callback):
     def on_train_end(self, logs=None):
         self._in_fit = False
         self._close_writers()
+        distribution.barrier()  # distributed: rank 0's event files are complete for everyone
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.write_steps_per_second:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import activations as _activations
+from .._fused import attach_logits
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
@@ -285,6 +286,8 @@ class Softmax(Layer):
         dim = self._dim
         if isinstance(dim, int):
             out = _activations.softmax(inputs, dim)
+            if mask is None and dim in (-1, inputs.dim() - 1):
+                return attach_logits(out, inputs)
         else:
             out = torch.exp(inputs - torch.logsumexp(inputs, dim=dim, keepdim=True))
         return out if mask is None else torch.where(mask, out, 0.0)

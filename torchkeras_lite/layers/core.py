@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .. import activations as _activations
+from .._fused import attach_logits
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
@@ -62,6 +63,7 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = _activations.get(activation)
         self._is_linear = self.activation is _activations.get(None)
+        self._is_softmax = self.activation is _activations.softmax
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
@@ -109,7 +111,11 @@ class Dense(Layer):
                     f"{kernel.shape[0]}, received shape {tuple(inputs.shape)}."
                 ) from None
             raise
-        return out if self._is_linear else self.activation(out)
+        if self._is_linear:
+            return out
+        if self._is_softmax:  # the loss may use the logits (see torchkeras_lite._fused)
+            return attach_logits(self.activation(out), out)
+        return self.activation(out)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
@@ -147,6 +153,8 @@ class Activation(Layer):
         self.activation = _activations.get(activation)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.activation is _activations.softmax:
+            return attach_logits(self.activation(inputs), inputs)
         return self.activation(inputs)
 
     def get_config(self) -> dict:

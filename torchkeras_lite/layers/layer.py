@@ -15,6 +15,7 @@ inference), ``fit`` switches to train mode for its steps and back.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -122,7 +123,7 @@ class Layer(nn.Module):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self._dtype = _torch_dtype(dtype)
+        self._set_dtype_policy(dtype)
         self.built = False
         self._trainable = bool(trainable)
         self._weight_names: list[str] = []
@@ -184,10 +185,49 @@ class Layer(nn.Module):
             build_and_mark._marks_built = True
             cls.build = build_and_mark
 
+    def _set_dtype_policy(self, dtype: Any) -> None:
+        """Weights dtype and, under a mixed policy, the autocast dtype of ``call``."""
+        from .. import mixed_precision
+        name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+        policy = None
+        if isinstance(name, mixed_precision.DTypePolicy) or (
+                isinstance(name, str) and name.startswith("mixed_")):
+            policy = mixed_precision.get(name)
+        elif name is None and mixed_precision._GLOBAL is not None:
+            policy = mixed_precision._GLOBAL
+        if policy is not None and policy.is_mixed:
+            self._dtype = _torch_dtype(policy.variable_dtype)
+            self._amp_dtype: torch.dtype | None = policy.torch_compute_dtype
+            self._dtype_policy_name = policy.name
+        else:
+            self._dtype = _torch_dtype(policy.variable_dtype if policy is not None else dtype)
+            self._amp_dtype = None
+            self._dtype_policy_name = None
+        # A layer told dtype='float32' stays float32 inside a mixed-precision model.
+        self._force_float = dtype is not None and policy is None and self._dtype.is_floating_point
+
     # ----------------------------------------------------------------- properties
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the layer's weights (its policy's variable dtype)."""
         return self._dtype
+
+    @property
+    def dtype_policy(self) -> Any:
+        """The layer's :class:`~torchkeras_lite.mixed_precision.DTypePolicy`."""
+        from .. import mixed_precision
+        return mixed_precision.DTypePolicy(
+            self._dtype_policy_name or str(self._dtype).replace("torch.", ""))
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in (float16/bfloat16 under a mixed policy)."""
+        dtype = self._amp_dtype or self._dtype
+        return str(dtype).replace("torch.", "")
+
+    @property
+    def variable_dtype(self) -> str:
+        return str(self._dtype).replace("torch.", "")
 
     @property
     def trainable(self) -> bool:
@@ -264,15 +304,15 @@ class Layer(nn.Module):
         input_mask = _mask_of(inputs)
         if self._call_takes_mask and "mask" not in kwargs and input_mask is not None:
             kwargs["mask"] = input_mask
-        if mode == self.training:
-            out = super().__call__(*args, **kwargs)
+        amp = self._amp_context(inputs) if (
+            self._amp_dtype is not None or self._force_float) else None
+        if amp is not None:
+            if amp[1]:  # a float32 layer in an autocast region: float32 inputs
+                args = _map_tensors(args, lambda t: t.float())
+            with amp[0]:
+                out = self._call_in_mode(mode, args, kwargs)
         else:
-            previous = self.training
-            self.train(mode)
-            try:
-                out = super().__call__(*args, **kwargs)
-            finally:
-                self.train(previous)
+            out = self._call_in_mode(mode, args, kwargs)
         if self.activity_regularizer is not None:
             # Like Keras: one penalty per output tensor, normalised by its batch size; a layer
             # keeps the penalties of its latest call only.
@@ -288,6 +328,30 @@ class Layer(nn.Module):
                 out._keras_mask = out_mask
         return out
 
+    def _call_in_mode(self, mode: bool, args: tuple, kwargs: dict) -> Any:
+        if mode == self.training:
+            return super().__call__(*args, **kwargs)
+        previous = self.training
+        self.train(mode)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            self.train(previous)
+
+    def _amp_context(self, inputs: Any) -> Any:
+        """``(context manager, cast inputs to float32?)`` for this call under mixed precision,
+        or None when nothing changes."""
+        device = _device_of(inputs)
+        if device is None:
+            return None
+        if self._amp_dtype is not None:
+            return torch.autocast(device.type, dtype=self._amp_dtype), False
+        if torch.is_autocast_enabled(device.type):  # an explicitly float32 layer
+            return torch.autocast(device.type, enabled=False), True
+        if _float_mismatch(inputs, self._dtype):  # e.g. bfloat16 from a mixed layer before
+            return contextlib.nullcontext(), True
+        return None
+
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """The mask of this layer's output (Keras): the input mask when ``supports_masking``,
         else None. Masks travel on tensors as ``tensor._keras_mask`` (as in Keras's torch
@@ -300,7 +364,10 @@ class Layer(nn.Module):
         mode-independent call signature); used by containers on the training hot path, where
         that machinery costs more than small ops."""
         if (self.built and self._plain_call and not self._creates_masks
-                and self.activity_regularizer is None and not (
+                and self.activity_regularizer is None and self._amp_dtype is None
+                and not (self._force_float
+                         and (_any_autocast() or _float_mismatch(inputs, self._dtype)))
+                and not (
                 self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_hooks_set())
                 and not _has_mask(inputs)):
@@ -417,7 +484,7 @@ class Layer(nn.Module):
         config: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": str(self._dtype).replace("torch.", ""),
+            "dtype": self._dtype_policy_name or str(self._dtype).replace("torch.", ""),
         }
         if self._input_shape_arg is not None:
             config["batch_input_shape"] = self._input_shape_arg
@@ -474,3 +541,37 @@ def _shape_of(x: Any) -> Any:
             f"A layer's input must be a tensor or array with a shape, got {type(x).__name__}."
         )
     return tuple(shape)
+
+
+def _float_mismatch(inputs: Any, dtype: torch.dtype) -> bool:
+    return isinstance(inputs, torch.Tensor) and inputs.is_floating_point() \
+        and inputs.dtype != dtype
+
+
+def _any_autocast() -> bool:
+    return torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+
+
+def _device_of(data: Any) -> torch.device | None:
+    if isinstance(data, torch.Tensor):
+        return data.device
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            device = _device_of(item)
+            if device is not None:
+                return device
+    if isinstance(data, dict):
+        return _device_of(list(data.values()))
+    return None
+
+
+def _map_tensors(data: Any, fn) -> Any:
+    if isinstance(data, torch.Tensor):
+        return fn(data) if data.is_floating_point() else data
+    if isinstance(data, list):
+        return [_map_tensors(v, fn) for v in data]
+    if isinstance(data, tuple):
+        return tuple(_map_tensors(v, fn) for v in data)
+    if isinstance(data, dict):
+        return {k: _map_tensors(v, fn) for k, v in data.items()}
+    return data

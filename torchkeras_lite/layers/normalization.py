@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .. import config as _config
 from .. import constraints as _constraints
+from .. import distribution as _distribution
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..utils.registry import serialize
@@ -135,8 +136,16 @@ class BatchNormalization(Layer):
         renorm_clipping: dict with optional keys ``'rmax'``, ``'rmin'``, ``'dmax'`` bounding the
             renorm corrections (default None: unbounded).
         renorm_momentum: momentum of the renorm statistics (default 0.99).
-        synchronized: must be False (Keras supports True only on TensorFlow).
+        synchronized: must be False (Keras supports True only on TensorFlow). For statistics
+            over all processes of a data-parallel run use
+            ``distribution.DataParallel(sync_batchnorm=True)``.
         **kwargs: Layer arguments (``name``, ``trainable``, ``input_shape``...).
+
+    Data-parallel training (torchrun): by default each process normalizes with the statistics
+    of its own slice of the global batch, as torch and Keras do; rank 0's moving statistics are
+    copied to every rank after each epoch. With ``DataParallel(sync_batchnorm=True)`` the batch
+    mean and variance are computed over the whole global batch (one all-reduce per layer and
+    step, gradients included), so training matches a one-process run.
 
     Call arguments:
         inputs: tensor of any rank >= 1.
@@ -299,7 +308,10 @@ class BatchNormalization(Layer):
                 self._to_torch_layout(inputs), self.gamma, self.beta, self.moving_mean,
                 self.moving_variance, False, 0.0, self.epsilon, torch.backends.cudnn.enabled)
             return self._from_torch_layout(out, inputs)
-        if mask is None and not self.renorm:
+        run = _distribution._sync_batchnorm_run
+        if run is not None:
+            mean, var = self._synced_moments(inputs, mask, run)
+        elif mask is None and not self.renorm:
             out, mean, invstd = torch.native_batch_norm(
                 self._to_torch_layout(inputs), self.gamma, self.beta, None, None, True, 0.0,
                 self.epsilon)
@@ -307,7 +319,8 @@ class BatchNormalization(Layer):
                 # The kernel saved 1/sqrt(var + eps) of the biased batch variance.
                 self._update_moving(mean, invstd.pow(-2).sub_(self.epsilon).clamp_min_(0.0))
             return self._from_torch_layout(out, inputs)
-        mean, var = self._moments(inputs, mask)
+        else:
+            mean, var = self._moments(inputs, mask)
         gamma, beta = self.gamma, self.beta
         if self.renorm:
             gamma, beta = self._renorm_transform(mean.detach(), var.detach())
@@ -332,6 +345,29 @@ class BatchNormalization(Layer):
         mean = torch.where(keep, inputs, 0.0).sum(dim=self._reduce, keepdim=True) / count
         dist = torch.where(keep, inputs - mean, 0.0).square().sum(dim=self._reduce, keepdim=True)
         return mean.reshape(self._channels), (dist / count).reshape(self._channels)
+
+    def _synced_moments(self, inputs: torch.Tensor, mask: torch.Tensor | None, run: Any):
+        """Mean and biased variance over the global batch of a data-parallel run: each rank's
+        count, mean and sum of squared deviations, gathered and combined exactly (Chan et al.),
+        with gradients through the gathering."""
+        if mask is None:
+            var, mean = torch.var_mean(inputs, dim=self._reduce, correction=0)
+            count = torch.full_like(mean, inputs.numel() // self._channels)
+        else:
+            keep = mask.to(torch.bool).unsqueeze(-1).expand(inputs.shape)
+            count = keep.sum(dim=self._reduce, dtype=inputs.dtype)
+            seen = count.clamp_min(1.0)
+            mean = torch.where(keep, inputs, 0.0).sum(dim=self._reduce) / seen
+            deviation = torch.where(keep, inputs - mean.view(self._stat_shape), 0.0)
+            var = deviation.square().sum(dim=self._reduce) / seen
+        stats = run.gather_stats(torch.stack([count, mean, var * count]))
+        n, m, m2 = stats[:, 0], stats[:, 1], stats[:, 2]
+        total = n.sum(0)
+        if mask is not None:
+            total = total + _config.epsilon()  # as the one-process masked moments
+        global_mean = (n * m).sum(0) / total
+        global_m2 = (m2 + n * (m - global_mean).square()).sum(0)
+        return global_mean, global_m2 / total
 
     def _normalize(self, inputs, mean, var, gamma, beta) -> torch.Tensor:
         shape = self._stat_shape

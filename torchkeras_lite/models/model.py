@@ -225,6 +225,9 @@ class Model(Layer):
         ``torchkeras_lite.models.load_model`` reads it back and training resumes where it
         stopped. The write is atomic: a crash leaves a previous file intact.
 
+        In a distributed run (torchrun) rank 0 writes the file and every rank waits until it is
+        complete; call it on every rank (a call on rank 0 alone would wait for the others).
+
         Args:
             filepath: path ending in ``.keras``.
             overwrite: replace an existing file (default True); False raises
@@ -234,8 +237,10 @@ class Model(Layer):
             >>> model.save("tutorial.keras")
             >>> restored = torchkeras_lite.models.load_model("tutorial.keras")
         """
+        from .. import distribution
         from ..saving import saving_lib
-        saving_lib.save_model(self, filepath, overwrite=overwrite)
+        distribution.write_on_main(
+            lambda: saving_lib.save_model(self, filepath, overwrite=overwrite))
 
     def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
                input_signature: Any = None, **kwargs: Any) -> Any:
@@ -268,6 +273,9 @@ class Model(Layer):
         """Save the weights (and the optimizer state, as Keras does) to a ``.weights.h5``
         file in Keras 3's layout; atomic.
 
+        In a distributed run rank 0 writes and every rank waits until the file is complete;
+        call it on every rank, as :meth:`save`.
+
         Args:
             filepath: path ending in ``.weights.h5`` (required, as in Keras).
             overwrite: replace an existing file (default True); False raises
@@ -276,8 +284,10 @@ class Model(Layer):
         Example:
             >>> model.save_weights("tutorial.weights.h5")
         """
+        from .. import distribution
         from ..saving import saving_lib
-        saving_lib.save_weights(self, filepath, overwrite=overwrite)
+        distribution.write_on_main(
+            lambda: saving_lib.save_weights(self, filepath, overwrite=overwrite))
 
     def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
         """Load weights from a ``.weights.h5`` file or a ``.keras`` archive (written by us or

@@ -47,7 +47,7 @@ _OURS_ONLY_KEYS = {
 }
 _OPTIMIZER_OURS_ONLY = ("fused",)
 _COMPILE_NO_OPS = {"run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
-_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16")
 
 # Keras module of each kind of object, and the kinds named by config keys.
 _MODULES = {
@@ -614,7 +614,7 @@ def _dtype_from_policy(policy: Any, ctx: _Context) -> str:
     if name not in _FLOAT_DTYPES:
         raise ValueError(
             f"dtype policy {name!r}{ctx.where} is not supported: torchkeras_lite layers take "
-            f"one of {list(_FLOAT_DTYPES)} (mixed precision policies are not available)."
+            f"one of {list(_FLOAT_DTYPES)}."
         )
     return name
 

@@ -9,6 +9,8 @@
   ``weighted_metrics`` with sample weights; results are 0-d tensors (no host sync). With several
   outputs, metric names get the output's name as prefix (``cls_accuracy``), as in Keras.
 - :class:`MeanTracker` is the batch-size-weighted running mean of a loss.
+- :func:`reduced_results` computes the trackers' and metrics' results from their state summed
+  over the ranks of a distributed run (the state itself is left as it is).
 
 Outputs are given as a list of names; ``y_true``/``y_pred`` as one tensor (one output), a list
 in output order, or a dict keyed by output name.
@@ -279,3 +281,45 @@ class MeanTracker:
         if self.total is None:
             return torch.tensor(0.0)
         return self.total / self.count
+
+
+def reduced_results(trackers: dict[str, MeanTracker], metrics: Sequence[_metrics.Metric],
+                    reduce: Any) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``({tracker name: result}, {metric name: result})`` computed from the state summed over
+    the ranks of a distributed run.
+
+    ``reduce`` takes a list of tensors and returns their element-wise sums over the ranks (one
+    collective for all of them). Each tracker contributes its total and its sample count (so the
+    mean is weighted by samples), each metric its state tensors (``Metric.variables``); the
+    metric's ``result()`` then runs on the summed state, which is swapped in and out again.
+    """
+    device = next((t.total.device for t in trackers.values() if t.total is not None), None)
+    if device is None:
+        device = next((v.device for m in metrics for v in m.variables), torch.device("cpu"))
+    state: list[torch.Tensor] = []
+    for tracker in trackers.values():
+        total = tracker.total if tracker.total is not None else torch.zeros((), device=device)
+        state += [total, torch.tensor(float(tracker.count), dtype=torch.float64,
+                                      device=total.device)]
+    for metric in metrics:
+        state += metric.variables
+    summed = reduce(state)
+    tracked = {}
+    for i, name in enumerate(trackers):
+        total, count = summed[2 * i], summed[2 * i + 1]
+        tracked[name] = total / count.to(total.dtype) if float(count) else \
+            torch.zeros((), dtype=total.dtype, device=total.device)
+    results = {}
+    offset = 2 * len(trackers)
+    for metric in metrics:
+        names = list(metric._initial_values)
+        own = [getattr(metric, n) for n in names]
+        for n, value in zip(names, summed[offset:offset + len(names)]):
+            setattr(metric, n, value)
+        try:
+            results[metric.name] = metric.result()
+        finally:
+            for n, value in zip(names, own):
+                setattr(metric, n, value)
+        offset += len(names)
+    return tracked, results

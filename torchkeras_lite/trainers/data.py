@@ -186,11 +186,14 @@ class ArrayBatcher:
             ``steps_per_epoch`` with arrays): a new pass over the data (and a new order) starts
             only when the previous pass is used up; a pass that runs out mid-epoch ends that
             epoch early with a warning.
+        shard: in a distributed run, the run (``distribution._Run``): ``batch_size`` is then the
+            global batch; this rank yields its slice of each global batch, and the order is
+            rank 0's permutation. Every rank must hold the same data (checked once).
     """
 
     def __init__(self, arrays: tuple, batch_size: int, *, shuffle: bool = False,
                  device: torch.device | None = None, steps: int | None = None,
-                 carry_over: bool = False) -> None:
+                 carry_over: bool = False, shard: Any = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -214,6 +217,17 @@ class ArrayBatcher:
         self.steps = available if steps is None else int(steps)
         self._carry_over = carry_over and steps is not None
         self._pass: Iterator[tuple] | None = None
+        self.shard = shard
+        if shard is not None:
+            x_leaves = tree_leaves(arrays[0])
+            shard.check_same(
+                "the data", {"samples": self.n, "batch_size": self.batch_size,
+                             "steps": self.steps, "shuffle": float(self.shuffle),
+                             "fingerprint": sum(float(t.sum(dtype=torch.float64))
+                                                for t in x_leaves)},
+                "Every rank must pass the same, complete data and the same arguments: each "
+                "rank takes its own slice of every global batch (batch_size is the global "
+                "batch). Do not split the data per rank yourself.")
 
     def _place(self, arrays: tuple) -> tuple[tuple, bool]:
         if self.device.type == "cpu":
@@ -262,6 +276,9 @@ class ArrayBatcher:
             yield batch
 
     def _one_pass(self, steps: int) -> Iterator[tuple]:
+        if self.shard is not None:
+            yield from self._sharded_pass(steps)
+            return
         arrays = self.arrays
         bs = self.batch_size
         if not self.shuffle:
@@ -281,6 +298,20 @@ class ArrayBatcher:
             idx = perm[i * bs:(i + 1) * bs]
             yield self._to_device(tuple(tree_map(lambda t: t.index_select(0, idx), a)
                                         for a in arrays))
+
+
+    def _sharded_pass(self, steps: int) -> Iterator[tuple]:
+        """This rank's slices of the global batches (the shard records each slice)."""
+        arrays, bs, n, shard = self.arrays, self.batch_size, self.n, self.shard
+        perm = shard.permutation(n, arrays_device(arrays)) if self.shuffle else None
+        for i in range(steps):
+            start, stop = shard.split(i * bs, min((i + 1) * bs, n))
+            if perm is None:
+                batch = tuple(tree_map(lambda t: t[start:stop], a) for a in arrays)
+            else:
+                idx = perm[start:stop]
+                batch = tuple(tree_map(lambda t: t.index_select(0, idx), a) for a in arrays)
+            yield self._to_device(batch)
 
 
 def arrays_device(arrays: tuple) -> torch.device:
@@ -392,6 +423,8 @@ class _Source:
 
     one_shot = False
     num_batches: int | None = None
+    shard: Any = None          # distributed run: orders are drawn by rank 0 (see permutation)
+    pre_sharded = False        # a DataLoader whose sampler gives each rank its own samples
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -399,6 +432,12 @@ class _Source:
 
     def new_pass(self) -> Iterator:
         raise NotImplementedError
+
+    def permutation(self, n: int) -> torch.Tensor:
+        """One ``randperm(n)``; in a distributed run rank 0's, on every rank."""
+        if self.shard is not None:
+            return self.shard.permutation(n, torch.device("cpu"))
+        return torch.randperm(n)
 
     def start(self) -> None:
         """A fit or an evaluation begins."""
@@ -433,9 +472,29 @@ class _IterableSource(_Source):
             self.num_batches = len(iterable)
         except TypeError:  # an IterableDataset without __len__
             self.num_batches = None
+        self._passes = 0
 
     def new_pass(self) -> Iterator:
+        if self.pre_sharded and self.shard is not None:
+            # DistributedSampler: a new order per pass, as torch's recipe does by hand.
+            set_epoch = getattr(_distributed_sampler(self.iterable), "set_epoch", None)
+            if set_epoch is not None:
+                set_epoch(self._passes)
+        self._passes += 1
         return iter(self.iterable)
+
+
+def _distributed_sampler(loader: Any) -> Any:
+    """The DistributedSampler behind a DataLoader, or None."""
+    if not isinstance(loader, torch.utils.data.DataLoader):
+        return None
+    from torch.utils.data.distributed import DistributedSampler
+
+    for sampler in (getattr(loader, "sampler", None),
+                    getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return sampler
+    return None
 
 
 class _PyDatasetSource(_Source):
@@ -455,7 +514,7 @@ class _PyDatasetSource(_Source):
         if self.num_batches is None:
             indices: Any = itertools.count()
         elif self.shuffle:
-            indices = torch.randperm(self.num_batches).tolist()
+            indices = self.permutation(self.num_batches).tolist()
         else:
             indices = range(self.num_batches)
         for index in indices:
@@ -503,7 +562,7 @@ class _MapDatasetSource(_Source):
 
     def new_pass(self) -> Iterator:
         n, bs = len(self.indices), self.batch_size
-        order: Any = torch.randperm(n).tolist() if self.shuffle else range(n)
+        order: Any = self.permutation(n).tolist() if self.shuffle else range(n)
         for start in range(0, n, bs):
             yield self._collate([self.indices[i] for i in order[start:start + bs]])
 
@@ -670,7 +729,10 @@ class BatchConverter:
         self._first: tuple | None = None
         self._previous: Any = None
 
-    def __call__(self, raw: Any, where: str) -> tuple:
+    def __call__(self, raw: Any, where: str,
+                 select: Callable[[tuple], tuple] | None = None) -> tuple:
+        """The converted batch; ``select`` (distributed runs) picks this rank's part of it,
+        after the checks and before the move to the device."""
         x, y, sw = unpack_batch(raw, where)
         if x is None:
             raise ValueError(f"{_cap(where)} has no inputs (x is None).")
@@ -703,6 +765,8 @@ class BatchConverter:
         if signature != self._previous:
             self._check(batch, where)
             self._previous = signature
+        if select is not None:
+            batch = select(batch)
         device = self.device
         if device is not None:
             batch = tuple(tree_map(lambda t: t if t.device == device else
@@ -758,11 +822,17 @@ class SourceBatcher:
         argument: what the user passed (``'x'``, ``'validation_data'``), for messages.
         role: ``'fit'``, ``'validation'``, ``'evaluate'`` or ``'predict'``.
         carry_over: continue a pass across epochs (training with ``steps``).
+        shard: in a distributed run, the run (``distribution._Run``). Every rank reads the same
+            batches (a source must give the same batches on every rank: Datasets and PyDatasets
+            are shuffled by rank 0's order; seed a shuffling DataLoader identically on every
+            rank) and keeps its slice of each. A DataLoader with a ``DistributedSampler`` gives
+            each rank its own batches already: they are used as they come.
     """
 
     def __init__(self, source: _Source, convert: BatchConverter, *,
                  steps: int | None = None, steps_argument: str = "steps",
-                 argument: str = "x", role: str = "fit", carry_over: bool = False) -> None:
+                 argument: str = "x", role: str = "fit", carry_over: bool = False,
+                 shard: Any = None) -> None:
         self.source = source
         self.convert = convert
         self.one_shot = source.one_shot
@@ -792,6 +862,50 @@ class SourceBatcher:
         self._epochs = 0
         self.exhausted = False
         self._warned = False
+        self.shard = shard
+        self._select = None
+        self._agree = False
+        if shard is not None:
+            self._shard_setup(shard)
+
+    # ------------------------------------------------------------------ distributed
+    def _shard_setup(self, shard: Any) -> None:
+        source = self.source
+        source.shard = shard
+        source.pre_sharded = _distributed_sampler(getattr(source, "iterable", None)) is not None
+        self._select = self._own if source.pre_sharded else self._take
+        # Sources of unknown length: all ranks agree each step that a batch came (no rank may
+        # run a step that the others do not).
+        self._agree = self.one_shot or source.num_batches is None
+        self._seen = 0
+        shard.check_same(
+            f"{self.argument} ({source.kind})",
+            {"batches": -1 if source.num_batches is None else source.num_batches,
+             "steps": -1 if self._limit is None else self._limit},
+            "Every rank must pass the same data source and the same arguments.")
+
+    def _take(self, batch: tuple) -> tuple:
+        """This rank's slice of a global batch."""
+        size, lo = num_samples(batch[0]), self._seen
+        start, stop = self.shard.split(lo, lo + size)
+        self._seen += size
+        return tuple(tree_map(lambda t: t[start - lo:stop - lo], part) for part in batch)
+
+    def _own(self, batch: tuple) -> tuple:
+        """A batch that is this rank's already (DistributedSampler)."""
+        self.shard.own(num_samples(batch[0]))
+        return batch
+
+    def _agreed(self, raw: Any) -> Any:
+        if not self._agree:
+            return raw
+        have = raw is not _END
+        if self.shard.agree_any(not have) and have:
+            raise RuntimeError(
+                f"{_cap(self.argument)} ({self.source.kind}) ran out of batches on some ranks "
+                "but not on this one. In a distributed run every rank must read the same "
+                "batches (each keeps its slice of every batch).")
+        return raw
 
     @property
     def device(self) -> torch.device | None:
@@ -822,7 +936,7 @@ class SourceBatcher:
         if not self.one_shot:
             return True
         if self._pending is _END and not self.exhausted:
-            self._pending = self._next_raw()
+            self._pending = self._agreed(self._next_raw())
         if self._pending is not _END:
             return True
         if self._drawn == 0:
@@ -839,14 +953,17 @@ class SourceBatcher:
         step = 0
         try:
             while self._limit is None or step < self._limit:
+                pending = self._pending is not _END
                 raw = self._next_raw()
                 if raw is _END and self._limit is not None and step == 0 and not self.one_shot:
                     raw = self._next_raw()  # the previous pass ended with the last epoch
+                if not pending:  # a batch peeked by ready() was agreed on there
+                    raw = self._agreed(raw)
                 if raw is _END:
                     if self._limit is not None:
                         self._ran_out(step)
                     break
-                yield self.convert(raw, self._where(self._drawn - 1))
+                yield self.convert(raw, self._where(self._drawn - 1), self._select)
                 step += 1
             if step == 0:
                 raise ValueError(f"{self.argument} ({self.source.kind}) yielded no batches.")
@@ -862,6 +979,7 @@ class SourceBatcher:
             return _END
         if self._pass is None:
             self._pass = self.source.new_pass()
+            self._seen = 0
         raw = next(self._pass, _END)
         if raw is _END:
             self._pass = None

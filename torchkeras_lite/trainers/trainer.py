@@ -9,6 +9,11 @@ Who owns what:
   ``ArrayBatcher``; DataLoaders, Datasets, generators and PyDatasets through
   ``SourceBatcher``: both yield ``(x, y, sample_weight)`` on the device), callbacks through
   :class:`~torchkeras_lite.callbacks.CallbackList` (which alone turns tensors into floats).
+- Distributed runs (torchrun): each loop asks :mod:`torchkeras_lite.distribution` once, at its
+  start, whether it runs data-parallel (``run``, else None). With a run, the batchers yield this
+  rank's slice of every global batch, the compiled train step runs the model through DDP
+  (``self._forward``), epoch logs are computed from state summed over the ranks, and ``predict``
+  gathers every rank's rows. Without one, nothing of this is on the path.
 """
 from __future__ import annotations
 
@@ -17,10 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import distribution as _distribution
+from .. import mixed_precision as _mixed_precision
 from .. import optimizers as _optimizers
-from ..callbacks import CallbackList
+from ..callbacks import Callback, CallbackList
+from ..callbacks.callback_list import _overrides as _overrides_hook
 from . import data as data_lib
-from .compile_utils import CompiledLoss, CompiledMetrics, MeanTracker
+from .compile_utils import CompiledLoss, CompiledMetrics, MeanTracker, reduced_results
 
 
 def _check_verbose(verbose: Any) -> int:
@@ -51,9 +59,12 @@ class Trainer:
         self.loss = CompiledLoss(loss, loss_weights, names)
         self.metrics = CompiledMetrics(metrics, weighted_metrics, names)
         self.loss_tracker = MeanTracker()
+        self._scaler = None  # a GradScaler under mixed_float16
         self.output_loss_trackers = {} if len(names) == 1 else {
             f"{name}_loss": MeanTracker() for name, ident in zip(names, self.loss.identifiers)
             if ident is not None}
+        # The training forward: the model itself, or its DDP wrapper during a distributed fit.
+        self._forward = model.fast_call
 
     # ------------------------------------------------------------------ setup
     def prepare(self, x_sample: Any) -> torch.device:
@@ -68,6 +79,10 @@ class Trainer:
                               for layer in model._flatten_layers())
         self._constraints = any(layer._constrained for layer in model._flatten_layers())
         self._loss_scale = getattr(self.optimizer, "loss_scale_factor", None)
+        if self._scaler is None and any(getattr(m, "_amp_dtype", None) == torch.float16
+                                        for m in model.modules()):
+            # mixed_float16: dynamic loss scaling, as Keras's LossScaleOptimizer
+            self._scaler = _mixed_precision.loss_scaler(device)
         return device
 
     def reset_metrics(self) -> None:
@@ -76,11 +91,18 @@ class Trainer:
             tracker.reset()
         self.metrics.reset_state()
 
-    def logs(self) -> dict[str, torch.Tensor]:
-        out = {"loss": self.loss_tracker.result()}
-        for name, tracker in self.output_loss_trackers.items():
-            out[name] = tracker.result()
-        results = self.metrics.results()
+    def logs(self, reduce: Any = None) -> dict[str, torch.Tensor]:
+        """The loss and metric results so far. ``reduce`` (distributed runs) sums state tensors
+        over the ranks: the results are then the global ones, the same on every rank."""
+        if reduce is not None:
+            trackers = {"loss": self.loss_tracker, **self.output_loss_trackers}
+            out, results = reduced_results(trackers, self.metrics.metrics + self.metrics.weighted,
+                                           reduce)
+        else:
+            out = {"loss": self.loss_tracker.result()}
+            for name, tracker in self.output_loss_trackers.items():
+                out[name] = tracker.result()
+            results = self.metrics.results()
         out.update(results if not self.output_loss_trackers else dict(sorted(results.items())))
         return out
 
@@ -103,14 +125,19 @@ class Trainer:
 
     def train_step(self, x: Any, y: Any, sample_weight: Any) -> None:
         model = self.model
-        y_pred = model.fast_call(x)
+        y_pred = self._forward(x)
         loss = self._loss(x, y, sample_weight, y_pred)
         self._track_loss(loss, data_lib.num_samples(x))
         if self._loss_scale is not None:
             loss = loss * self._loss_scale
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self._scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self._scaler.scale(loss).backward()
+            self._scaler.step(self.optimizer)
+            self._scaler.update()
         if self._constraints:
             model.apply_constraints()
         self.metrics.update_state(y, _detach(y_pred), sample_weight)
@@ -127,7 +154,10 @@ class Trainer:
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
             steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
         model = self.model
+        run = _distribution._begin(model)  # None unless data-parallel; decided once, here
         verbose = _check_verbose(verbose)
+        if run is not None and not run.is_main:
+            verbose = 0  # rank 0 alone shows progress
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
@@ -144,7 +174,9 @@ class Trainer:
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
             class_weight=class_weight, validation_split=validation_split,
             validation_data=validation_data, validation_batch_size=validation_batch_size,
-            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, run=run)
+        if run is not None:
+            callbacks = list(callbacks or []) + [_agree_on_stop(callbacks, run)]
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                            verbose=verbose, epochs=epochs, steps=batches.steps)
         cbs.history.params = cbs.params
@@ -158,14 +190,20 @@ class Trainer:
         cbs.on_train_begin()
         if model._initial_epoch is not None:  # set by BackupAndRestore when it restored
             initial_epoch, model._initial_epoch = model._initial_epoch, None
+        stop_data_parallel = None if run is None else self._start_data_parallel(run, custom_step)
         try:
+            if run is not None:
+                run.check_same("the first epoch", {"initial_epoch": initial_epoch},
+                               "BackupAndRestore must find the same backup on every rank: put "
+                               "backup_dir on a filesystem that all machines share.")
             for epoch in range(initial_epoch, epochs):
                 if not batches.ready():
                     break
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 step_logs = None
-                for step, (xb, yb, swb) in enumerate(batches):
+                epoch_batches = batches if run is None else self._sharded(batches, run)
+                for step, (xb, yb, swb) in enumerate(epoch_batches):
                     cbs.on_train_batch_begin(step)
                     if custom_step:
                         step_logs = model.train_step((xb, yb, swb))
@@ -175,12 +213,16 @@ class Trainer:
                         cbs.on_train_batch_end(step, self.logs)
                     if model.stop_training:
                         break
-                epoch_logs = dict(step_logs or {}) if custom_step else self.logs()
+                if run is None:
+                    epoch_logs = dict(step_logs or {}) if custom_step else self.logs()
+                else:
+                    epoch_logs = self._end_sharded_epoch(run, epoch_batches, custom_step,
+                                                         step_logs)
                 if val_batches is not None and (epoch + 1) % validation_freq == 0 \
                         and val_batches.ready():
                     val_batches.start()
                     cbs.on_test_begin()
-                    val_logs = self._run_test(val_batches, cbs)
+                    val_logs = self._run_test(val_batches, cbs, run)
                     cbs.on_test_end(val_logs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                     model.train()
@@ -189,6 +231,8 @@ class Trainer:
                 if model.stop_training:
                     break
         finally:
+            if stop_data_parallel is not None:
+                stop_data_parallel()
             model.train(was_training)
         finalize = getattr(self.optimizer, "finalize_variable_values", None)
         if finalize is not None and epochs > 0:
@@ -199,7 +243,7 @@ class Trainer:
     # ------------------------------------------------------------------- data
     def _fit_data(self, x, y, sample_weight, *, batch_size, shuffle, class_weight,
                   validation_split, validation_data, validation_batch_size, steps_per_epoch,
-                  validation_steps) -> tuple:
+                  validation_steps, run=None) -> tuple:
         """The training batches and the validation batches (or None), on the device."""
         model = self.model
         _require_x(x, "fit")
@@ -232,24 +276,24 @@ class Trainer:
         if source is not None:
             batches = data_lib.SourceBatcher(
                 source, self._converter(require_y, class_weight), steps=steps_per_epoch,
-                steps_argument="steps_per_epoch", role="fit", carry_over=True)
+                steps_argument="steps_per_epoch", role="fit", carry_over=True, shard=run)
             device = self.prepare(None if model.built else batches.sample_x())
             batches.device = device
         else:
             device = self.prepare(arrays[0])
             batches = data_lib.ArrayBatcher(arrays, batch_size, shuffle=shuffle, device=device,
-                                            steps=steps_per_epoch, carry_over=True)
+                                            steps=steps_per_epoch, carry_over=True, shard=run)
         val_batches = None
         if val_source is not None:
             val_batches = data_lib.SourceBatcher(
                 val_source, self._converter(not model._overrides("test_step")),
                 steps=validation_steps, steps_argument="validation_steps",
-                argument="validation_data", role="validation")
+                argument="validation_data", role="validation", shard=run)
             val_batches.device = device
         elif val_arrays is not None:
             val_batches = data_lib.ArrayBatcher(
                 val_arrays, _check_batch_size(validation_batch_size, _check_batch_size(batch_size)),
-                device=device, steps=validation_steps)
+                device=device, steps=validation_steps, shard=run)
         return batches, val_batches
 
     def _converter(self, require_y: bool, class_weight: Any = None) -> data_lib.BatchConverter:
@@ -290,13 +334,14 @@ class Trainer:
         self.model.check_input(arrays[0], "validation_data x")
         return arrays
 
-    def _run_test(self, batches: Any, cbs: CallbackList | None) -> dict:
+    def _run_test(self, batches: Any, cbs: CallbackList | None, run: Any = None) -> dict:
         model = self.model
         model.eval()
         self.reset_metrics()
         custom_step = model._overrides("test_step")
         step_logs = None
-        for step, (xb, yb, swb) in enumerate(batches):
+        epoch_batches = batches if run is None else self._sharded(batches, run)
+        for step, (xb, yb, swb) in enumerate(epoch_batches):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
             if custom_step:
@@ -306,12 +351,96 @@ class Trainer:
                 self.test_step(xb, yb, swb)
             if cbs is not None:
                 cbs.on_test_batch_end(step, step_logs if custom_step else self.logs)
+        if run is not None:
+            epoch_batches.close()
+            return run.mean_logs(dict(step_logs or {})) if custom_step \
+                else self.logs(run.sum_tensors)
         return dict(step_logs or {}) if custom_step else self.logs()
+
+    # ------------------------------------------------------------ data parallel
+    def _start_data_parallel(self, run: Any, custom_step: bool) -> Any:
+        """Make the train step data-parallel; returns the function that undoes it.
+
+        The compiled step runs the model through DDP (its gradient reduction weighted by each
+        rank's share of the global batch). A custom ``train_step`` calls the model itself, so
+        its gradients are combined the same way just before each optimizer step."""
+        model = self.model
+        hook = None
+        if custom_step:
+            run.broadcast_model(model)
+            params = [p for p in model.parameters() if p.requires_grad]
+            if params:
+                hook = self.optimizer.register_step_pre_hook(run.gradient_hook(params))
+        else:
+            ddp = run.wrap_for_training(model)
+            if ddp is not None:
+                self._forward = ddp
+        sync_bn = _distribution._syncing_batchnorm(run)
+        sync_bn.__enter__()
+
+        def stop() -> None:
+            sync_bn.__exit__(None, None, None)
+            self._forward = model.fast_call
+            if hook is not None:
+                hook.remove()
+
+        return stop
+
+    def _sharded(self, batches: Any, run: Any) -> Any:
+        """The batches of one epoch; a step in which this rank has no samples (it runs one
+        stand-in sample so that every rank takes part in every collective) leaves the loss
+        tracker and the metrics as they were."""
+        state = run.state
+        for batch in batches:
+            if not state.padding:
+                yield batch
+                continue
+            saved = self._save_tracking()
+            try:
+                yield batch
+            finally:
+                self._restore_tracking(saved)
+
+    def _save_tracking(self) -> tuple:
+        trackers = [self.loss_tracker, *self.output_loss_trackers.values()]
+        metrics = self.metrics.metrics + self.metrics.weighted
+        return (self.metrics.built,
+                [(None if t.total is None else t.total.clone(), t.count) for t in trackers],
+                [[v.clone() for v in m.variables] for m in metrics])
+
+    def _restore_tracking(self, saved: tuple) -> None:
+        built, tracker_state, metric_state = saved
+        trackers = [self.loss_tracker, *self.output_loss_trackers.values()]
+        for tracker, (total, count) in zip(trackers, tracker_state):
+            tracker.total, tracker.count = total, count
+        if not built:
+            self.metrics.reset_state()
+            return
+        for metric, values in zip(self.metrics.metrics + self.metrics.weighted, metric_state):
+            current = metric.variables
+            if len(current) != len(values):
+                metric.reset_state()
+                continue
+            for variable, value in zip(current, values):
+                variable.copy_(value)
+
+    def _end_sharded_epoch(self, run: Any, epoch_batches: Any, custom_step: bool,
+                           step_logs: Any) -> dict:
+        """Global logs of a distributed training epoch; rank 0's non-trainable state (e.g.
+        BatchNormalization's moving statistics, computed per rank) becomes every rank's."""
+        epoch_batches.close()
+        run.broadcast_model(self.model, non_trainable_only=True)
+        if custom_step:
+            return run.mean_logs(dict(step_logs or {}))
+        return self.logs(run.sum_tensors)
 
     def evaluate(self, x, y, *, batch_size, verbose, sample_weight, steps, callbacks,
                  return_dict):
         verbose = _check_verbose(verbose)
         model = self.model
+        run = _distribution._begin(model)  # None unless data-parallel
+        if run is not None and not run.is_main:
+            verbose = 0
         _require_x(x, "evaluate")
         x, y, sample_weight = data_lib.unwrap_tensor_dataset(x, y, sample_weight, "evaluate")
         if data_lib.is_batch_source(x):
@@ -319,7 +448,7 @@ class Trainer:
                                           batch_size=batch_size)
             batches = data_lib.SourceBatcher(
                 source, self._converter(not model._overrides("test_step")), steps=steps,
-                steps_argument="steps", role="evaluate")
+                steps_argument="steps", role="evaluate", shard=run)
             batches.device = self.prepare(None if model.built else batches.sample_x())
         else:
             arrays = data_lib.to_tensors(x, y, sample_weight)
@@ -328,14 +457,16 @@ class Trainer:
             model.check_input(arrays[0], "x")
             device = self.prepare(arrays[0])
             batches = data_lib.ArrayBatcher(arrays, _check_batch_size(batch_size), device=device,
-                                            steps=steps)
+                                            steps=steps, shard=run)
+        if run is not None:
+            run.broadcast_model(model)  # every rank evaluates rank 0's model
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model,
                            verbose=verbose, epochs=1, steps=batches.steps)
         was_training = model.training
         batches.start()
         cbs.on_test_begin()
         try:
-            logs = self._run_test(batches, cbs)
+            logs = self._run_test(batches, cbs, run)
         finally:
             model.train(was_training)
         cbs.on_test_end(logs)
@@ -363,13 +494,16 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
     ``x`` is arrays/tensors or a batch source (see ``Model.fit``); targets in the batches are
     ignored."""
     verbose = _check_verbose(verbose)
+    run = _distribution._begin(model)  # None unless data-parallel
+    if run is not None and not run.is_main:
+        verbose = 0
     _require_x(x, "predict")
     x = data_lib.unwrap_tensor_dataset(x, None, None, "predict")[0]
     if data_lib.is_batch_source(x):
         source = data_lib.open_source(x, method="predict", batch_size=batch_size)
         batches = data_lib.SourceBatcher(
             source, data_lib.BatchConverter(x_only=True, check_x=model.check_input),
-            steps=steps, steps_argument="steps", role="predict")
+            steps=steps, steps_argument="steps", role="predict", shard=run)
         if not model.built:
             model.build_from_data(batches.sample_x())
         batches.device = model.device
@@ -379,7 +513,10 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
         if not model.built:
             model.build_from_data(x_t)
         batches = data_lib.ArrayBatcher((x_t, None, None), _check_batch_size(batch_size),
-                                        device=model.device, steps=steps)
+                                        device=model.device, steps=steps, shard=run)
+    if run is not None:
+        run.broadcast_model(model)  # every rank predicts with rank 0's model
+        return _predict_sharded(model, batches, run, callbacks, verbose)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
                        epochs=1, steps=batches.steps)
     outputs = []
@@ -399,6 +536,92 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
     return _concat_to_numpy(outputs)
 
 
+def _predict_sharded(model: Any, batches: Any, run: Any, callbacks: Any, verbose: int) -> Any:
+    """``predict`` in a distributed run: each rank predicts its slice of every batch, then
+    every rank receives all rows in their original order."""
+    sampler = data_lib._distributed_sampler(getattr(getattr(batches, "source", None),
+                                                    "iterable", None))
+    if sampler is not None and getattr(sampler, "shuffle", False):
+        raise ValueError(
+            "predict() got a DataLoader whose DistributedSampler shuffles (shuffle=True), so the "
+            "original order of the rows cannot be restored. Create the sampler with "
+            "shuffle=False for predict, or pass the data itself (arrays or the Dataset): "
+            "predict then splits every batch over the ranks by itself.")
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
+                       epochs=1, steps=batches.steps)
+    state = run.state
+    outputs, positions = [], []
+    local_rows = 0
+    was_training = model.training
+    model.eval()
+    cbs.on_predict_begin()
+    try:
+        with torch.inference_mode():
+            for step, (xb, _, _) in enumerate(batches):
+                cbs.on_predict_batch_begin(step)
+                out = model(xb)
+                count = state.count
+                if sampler is not None:  # rank r's k-th sample is the sampler's k * world + r
+                    where = (torch.arange(count) + local_rows) * run.world + run.rank
+                else:
+                    where = torch.arange(state.start, state.start + count)
+                local_rows += count
+                outputs.append(data_lib.tree_map(lambda t: t[:count], out))
+                positions.append(where)
+                cbs.on_predict_batch_end(step, {"outputs": out})
+    finally:
+        model.train(was_training)
+    cbs.on_predict_end()
+    where = torch.cat(positions)
+    keep = len(sampler.dataset) if sampler is not None else None
+
+    def gather(parts: list) -> Any:
+        first = parts[0]
+        if isinstance(first, torch.Tensor):
+            rows = run.gather_rows(torch.cat(parts), where)
+            return (rows if keep is None else rows[:keep]).cpu().numpy()
+        if isinstance(first, dict):
+            return {k: gather([p[k] for p in parts]) for k in first}
+        return [gather([p[i] for p in parts]) for i in range(len(first))]
+
+    return gather(outputs)
+
+
+class _AgreeOnStop(Callback):
+    """Last callback of a distributed fit: training stops on every rank when any rank's
+    callbacks asked for it (at the end of each epoch)."""
+
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run
+
+    def needs_batch_logs(self, batch: int) -> bool:
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = self.run.agree_any(bool(self.model.stop_training))
+
+
+class _AgreeOnStopEveryBatch(_AgreeOnStop):
+    """As :class:`_AgreeOnStop`, and after every training batch too: used when a batch callback
+    (e.g. TerminateOnNaN, on this rank's batch logs) may stop training mid-epoch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.model.stop_training = self.run.agree_any(bool(self.model.stop_training))
+
+
+def _agree_on_stop(callbacks: Any, run: Any) -> Callback:
+    """The stop-agreement callback a distributed fit appends to the user's callbacks."""
+    from ..callbacks import (BackupAndRestore, CSVLogger, History, ModelCheckpoint,
+                             ProgbarLogger, TensorBoard)
+
+    quiet = (BackupAndRestore, CSVLogger, History, ModelCheckpoint, ProgbarLogger, TensorBoard)
+    per_batch = any(not isinstance(cb, quiet) and (_overrides_hook(cb, "on_train_batch_end")
+                                                   or _overrides_hook(cb, "on_batch_end"))
+                    for cb in callbacks or [])
+    return _AgreeOnStopEveryBatch(run) if per_batch else _AgreeOnStop(run)
+
+
 def _require_x(x: Any, method: str) -> None:
     if x is None:
         raise ValueError(
@@ -415,7 +638,10 @@ def _require_x(x: Any, method: str) -> None:
 def _concat_to_numpy(outputs: list) -> Any:
     first = outputs[0]
     if isinstance(first, torch.Tensor):
-        return torch.cat(outputs).cpu().numpy()
+        out = torch.cat(outputs).cpu()
+        if out.dtype == torch.bfloat16:  # numpy has no bfloat16 (Keras converts the same way)
+            out = out.float()
+        return out.numpy()
     if isinstance(first, dict):
         return {k: _concat_to_numpy([o[k] for o in outputs]) for k in first}
     return [_concat_to_numpy([o[i] for o in outputs]) for i in range(len(first))]

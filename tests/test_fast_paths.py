@@ -126,3 +126,43 @@ def test_training_step_bypasses_module_call_and_does_not_sync(monkeypatch):
     model.fit(x, y, epochs=2, batch_size=10, verbose=0)  # 20 steps per epoch
     assert module_calls == []
     assert len(syncs) <= 2 * 6, syncs  # per epoch: loss and accuracy (+ a few), never per step
+
+
+def test_jit_compile_true_matches_eager(monkeypatch):
+    """jit_compile=True runs the forward pass and loss through torch.compile (the 'aot_eager'
+    backend here: no C++ compiler or minutes of compiling in the test run)."""
+    monkeypatch.setattr(config, "_JIT_BACKEND", "aot_eager")
+    torch._dynamo.reset()
+    x, y, _ = _data(40)
+    histories, weights = [], []
+    for jit in (False, True):
+        model = _model(seed=3)
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+                      jit_compile=jit)
+        histories.append(model.fit(x, y, epochs=3, batch_size=10, verbose=0).history)
+        weights.append(model.get_weights())
+        assert (model._trainer._compiled_step is not None) == jit
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
+    assert histories[1]["accuracy"] == histories[0]["accuracy"]
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_compile_auto_is_eager_and_bad_values_are_refused():
+    model = _model()
+    model.compile(optimizer="adam", loss="mse", jit_compile="auto")
+    assert model._trainer.jit_compile is False
+    with pytest.raises(ValueError, match="jit_compile must be 'auto', True or False, got 'xla'"):
+        model.compile(optimizer="adam", loss="mse", jit_compile="xla")
+
+
+def test_tf32_switch_is_explicit_and_checked():
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        config.set_tf32(False)
+        assert config.tf32() is False
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+        with pytest.raises(TypeError, match="set_tf32 expects True or False"):
+            config.set_tf32("yes")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before

@@ -29,7 +29,8 @@ _ATTR = "_tkl_logits"
 
 def attach_logits(probs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Mark ``probs`` (= ``softmax(logits, axis=-1)``) so a crossentropy can use ``logits``."""
-    if probs.requires_grad and config._FUSED_OPS:  # only a training step can use them
+    # Only a training step can use them; under torch.compile the compiler fuses the ops itself.
+    if probs.requires_grad and config._FUSED_OPS and not torch.compiler.is_compiling():
         setattr(probs, _ATTR, (logits, probs._version))
     return probs
 

@@ -71,8 +71,10 @@ def fused_ops() -> bool:
     """Whether training may use fused forms of Keras's formulas (default True).
 
     Today: a crossentropy on a softmax output is computed from the logits
-    (``torchkeras_lite._fused``), equal to Keras's within float rounding. Set it to False for
-    Keras's exact op sequence (bit-identical training where every other op matches too).
+    (``torchkeras_lite._fused``), and Dense kernels built while it is on are stored column-major
+    (torch's nn.Linear memory layout, faster GEMMs); both equal to Keras within float rounding.
+    Set it to False (before building the model) for Keras's exact op sequence and layouts
+    (bit-identical training where every other op matches too).
     """
     return _FUSED_OPS
 
@@ -83,3 +85,42 @@ def set_fused_ops(value: bool) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"set_fused_ops expects True or False, got {value!r}.")
     _FUSED_OPS = value
+
+
+_JIT_BACKEND = "inductor"
+
+
+def jit_backend() -> str:
+    """The ``torch.compile`` backend used by ``compile(jit_compile=True)`` (default 'inductor')."""
+    return _JIT_BACKEND
+
+
+def set_jit_backend(name: str) -> None:
+    """Choose the ``torch.compile`` backend for ``jit_compile=True``, e.g. 'aot_eager' (no C++
+    compiler needed) or 'inductor' (default)."""
+    global _JIT_BACKEND
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"set_jit_backend expects a backend name such as 'inductor', got {name!r}.")
+    _JIT_BACKEND = name
+
+
+def tf32() -> bool:
+    """Whether CUDA float32 matmuls and convolutions may use TF32 tensor cores (torch's flags
+    ``torch.backends.cuda.matmul.allow_tf32`` and ``torch.backends.cudnn.allow_tf32``)."""
+    import torch
+    return bool(torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32)
+
+
+def set_tf32(enabled: bool) -> None:
+    """Allow (True) or forbid (False) TF32 for CUDA float32 matmuls and convolutions.
+
+    TF32 keeps float32 storage but rounds matmul inputs to 10 mantissa bits: several times faster
+    on Ampere and newer GPUs, not equal to Keras's float32 results. torchkeras_lite never changes
+    these flags by itself; this is the one explicit switch (torch's defaults: matmul off, cuDNN
+    convolutions on).
+    """
+    import torch
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_tf32 expects True or False, got {enabled!r}.")
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled

@@ -36,8 +36,10 @@ Without ``set_distribution``, a distributed launch uses ``DataParallel()`` with 
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
+import gc
 import inspect
 import os
 from typing import Any, Callable, Iterator
@@ -221,7 +223,20 @@ def initialize(backend: str | None = None,
             _pin_cuda_device()
         kwargs = {} if timeout is None else {"timeout": timeout}
         torch.distributed.init_process_group(backend=backend, **kwargs)
+        atexit.register(_destroy_process_group)
     return is_distributed()
+
+
+def _destroy_process_group() -> None:
+    """At exit, release the group created by :func:`initialize`. Left to the interpreter's
+    teardown (or still referenced by a DDP object waiting for the garbage collector), gloo's
+    threads can abort the process (SIGABRT) after the script has finished."""
+    if _dist_ready():
+        gc.collect()
+        try:
+            torch.distributed.destroy_process_group()
+        except Exception:  # pragma: no cover - exiting anyway
+            pass
 
 
 def _pin_cuda_device() -> torch.device:
@@ -434,7 +449,7 @@ class _Run:
         for i, t in enumerate(tensors):
             groups.setdefault((t.dtype, t.device), []).append(i)
         out: list[Any] = [None] * len(tensors)
-        for (_, device), indices in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        for (_, device), indices in sorted(groups.items(), key=_group_order):
             flat = torch.cat([tensors[i].detach().reshape(-1) for i in indices])
             flat = self._comm(flat)
             torch.distributed.all_reduce(flat)
@@ -447,13 +462,15 @@ class _Run:
         return out
 
     def mean_logs(self, logs: dict) -> dict:
-        """The mean over ranks of each value of a logs dict (custom train/test steps)."""
-        keys = sorted(logs)
-        if not keys:
-            return {}
-        values = torch.tensor([float(logs[k]) for k in keys], dtype=torch.float64)
-        (total,) = self.sum_tensors([values])
-        return {k: total[i].cpu() / self.world for i, k in enumerate(keys)}
+        """The mean over ranks of each scalar of a logs dict (custom train/test steps); other
+        values stay this rank's."""
+        keys = [k for k in sorted(logs) if _is_scalar(logs[k])]
+        out = dict(logs)
+        if keys:
+            values = torch.tensor([float(logs[k]) for k in keys], dtype=torch.float64)
+            (total,) = self.sum_tensors([values])
+            out.update({k: total[i].cpu() / self.world for i, k in enumerate(keys)})
+        return out
 
     def broadcast_model(self, model: Any, *, non_trainable_only: bool = False) -> None:
         """Copy rank 0's weights (all of them, or the non-trainable ones and buffers) to every
@@ -464,7 +481,7 @@ class _Run:
         groups: dict[tuple, list[torch.Tensor]] = {}
         for t in tensors:
             groups.setdefault((t.dtype, t.device), []).append(t)
-        for (_, device), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        for (_, device), members in sorted(groups.items(), key=_group_order):
             flat = self._comm(torch.cat([t.detach().reshape(-1) for t in members]))
             torch.distributed.broadcast(flat, src=0)
             if self.is_main:
@@ -546,6 +563,18 @@ class _Run:
         slots = slots.index_copy(0, torch.tensor([self.rank], device=stats.device),
                                  stats.unsqueeze(0))
         return _SumOverRanks.apply(slots, self.state.scale)
+
+
+def _group_order(item: tuple) -> tuple:
+    """The same order of (dtype, device) groups on every rank (devices differ by rank on GPUs)."""
+    (dtype, device), _ = item
+    return str(dtype), device.type
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class _SumOverRanks(torch.autograd.Function):

@@ -77,7 +77,7 @@ class Model(Layer):
     # ----------------------------------------------------------------- compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, weighted_metrics: Any = None, *,
-                device: Any = "auto", **kwargs: Any) -> None:
+                device: Any = "auto", jit_compile: Any = "auto", **kwargs: Any) -> None:
         """Configure the model for training.
 
         Args:
@@ -89,14 +89,17 @@ class Model(Layer):
             weighted_metrics: metrics that receive ``sample_weight``/``class_weight``.
             device: 'auto' (env ``TORCHKERAS_LITE_DEVICE``, then cuda → mps → cpu), 'cpu',
                 'cuda', 'cuda:N', 'mps' or a torch.device. The model moves there now.
+            jit_compile: 'auto' (default: eager, the fastest measured on CPU), True
+                (``torch.compile`` of the training forward pass and loss; on CUDA with CUDA-graph
+                capture, ``mode='reduce-overhead'``) or False.
         """
-        ignored = set(kwargs) - {"run_eagerly", "steps_per_execution", "jit_compile",
-                                 "auto_scale_loss"}
+        ignored = set(kwargs) - {"run_eagerly", "steps_per_execution", "auto_scale_loss"}
         if ignored:
             raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(ignored)}")
         self._device = resolve_device(device)
         self.to(self._device)
-        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, weighted_metrics)
+        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, weighted_metrics,
+                                jit_compile=jit_compile)
         self.compiled = True
 
     @property

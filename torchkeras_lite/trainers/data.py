@@ -957,7 +957,7 @@ class SourceBatcher:
                 raw = self._next_raw()
                 if raw is _END and self._limit is not None and step == 0 and not self.one_shot:
                     raw = self._next_raw()  # the previous pass ended with the last epoch
-                if not pending:  # a batch peeked by ready() was agreed on there
+                if self._agree and not pending:  # a batch peeked by ready() was agreed there
                     raw = self._agreed(raw)
                 if raw is _END:
                     if self._limit is not None:

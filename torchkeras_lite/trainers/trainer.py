@@ -39,6 +39,17 @@ def _check_verbose(verbose: Any) -> int:
     return int(verbose)
 
 
+def _check_jit_compile(value: Any) -> Any:
+    """``'auto'`` resolves to eager everywhere: on CPU the benchmark measures torch.compile
+    slower for small models (and it costs seconds to compile); on CUDA it has not been
+    measured yet (docs/performance.md). True compiles the forward pass and loss."""
+    if value == "auto" or value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"jit_compile must be 'auto', True or False, got {value!r}.")
+    return value
+
+
 def _check_batch_size(batch_size: Any, default: int = 32) -> int:
     if batch_size is None:
         return default
@@ -52,8 +63,10 @@ class Trainer:
     """Optimizer, loss and metrics of a compiled model, and the loops that use them."""
 
     def __init__(self, model: Any, optimizer: Any, loss: Any, metrics: Any,
-                 loss_weights: Any, weighted_metrics: Any) -> None:
+                 loss_weights: Any, weighted_metrics: Any, jit_compile: Any = "auto") -> None:
         self.model = model
+        self.jit_compile = _check_jit_compile(jit_compile)
+        self._compiled_step = None  # torch.compile'd forward + loss (jit_compile=True)
         self.optimizer = _optimizers.get(optimizer)
         names = list(getattr(model, "output_names", None) or ["output"])
         self.loss = CompiledLoss(loss, loss_weights, names)
@@ -83,6 +96,7 @@ class Trainer:
                                         for m in model.modules()):
             # mixed_float16: dynamic loss scaling, as Keras's LossScaleOptimizer
             self._scaler = _mixed_precision.loss_scaler(device)
+        self._compile_step(device)
         return device
 
     def reset_metrics(self) -> None:
@@ -125,8 +139,11 @@ class Trainer:
 
     def train_step(self, x: Any, y: Any, sample_weight: Any) -> None:
         model = self.model
-        y_pred = self._forward(x)
-        loss = self._loss(x, y, sample_weight, y_pred)
+        if self._compiled_step is not None:
+            y_pred, loss = self._compiled_step(x, y, sample_weight)
+        else:
+            y_pred = self._forward(x)
+            loss = self._loss(x, y, sample_weight, y_pred)
         self._track_loss(loss, data_lib.num_samples(x))
         if self._loss_scale is not None:
             loss = loss * self._loss_scale
@@ -141,6 +158,21 @@ class Trainer:
         if self._constraints:
             model.apply_constraints()
         self.metrics.update_state(y, _detach(y_pred), sample_weight)
+
+    def _forward_and_loss(self, x: Any, y: Any, sample_weight: Any) -> tuple:
+        """The part of a train step that ``jit_compile=True`` hands to ``torch.compile``."""
+        y_pred = self._forward(x)
+        return y_pred, self._loss(x, y, sample_weight, y_pred)
+
+    def _compile_step(self, device: torch.device) -> None:
+        if self.jit_compile is not True or self._compiled_step is not None:
+            return
+        from .. import config as _config
+        # CUDA: 'reduce-overhead' captures the step in CUDA graphs (static shapes).
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        self._compiled_step = torch.compile(self._forward_and_loss, backend=_config.jit_backend(),
+                                            mode=mode if _config.jit_backend() == "inductor"
+                                            else None, dynamic=False)
 
     @torch.no_grad()
     def test_step(self, x: Any, y: Any, sample_weight: Any) -> None:

@@ -18,8 +18,8 @@ import torch
 
 from torchkeras_lite import distribution
 from torchkeras_lite.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
-from torchkeras_lite.layers import (BatchNormalization, Conv2D, Dense, Flatten, Input,
-                                    MaxPooling2D)
+from torchkeras_lite.layers import (BatchNormalization, Concatenate, Conv2D, Dense, Flatten,
+                                    Input, MaxPooling2D)
 from torchkeras_lite.models import Model, Sequential
 from torchkeras_lite.utils import to_categorical
 
@@ -77,7 +77,17 @@ class CustomStep(Model):
         return {"loss": loss.detach()}
 
 
-BUILDERS = {"mlp": mlp, "convnet": convnet, "bn_mlp": bn_mlp, "custom": CustomStep}
+def two_outputs():
+    """Two inputs (a dict), two outputs with their own losses, weights and metrics."""
+    a, b = Input((8,), name="a"), Input((3,), name="b")
+    hidden = Dense(12, activation="relu")(Concatenate()([a, b]))
+    return Model(inputs={"a": a, "b": b},
+                 outputs=[Dense(1, name="score")(hidden),
+                          Dense(3, activation="softmax", name="segment")(hidden)])
+
+
+BUILDERS = {"mlp": mlp, "convnet": convnet, "bn_mlp": bn_mlp, "custom": CustomStep,
+            "two_outputs": two_outputs}
 
 
 def build(kind: str, init: dict):
@@ -85,6 +95,12 @@ def build(kind: str, init: dict):
     if kind == "custom":
         model.build_from_data(torch.zeros(2, 8))
     model.set_weights([init[f"{kind}/{i}"] for i in range(len(model.get_weights()))])
+    if kind == "two_outputs":
+        model.compile(optimizer="adam",
+                      loss={"score": "mse", "segment": "categorical_crossentropy"},
+                      loss_weights={"score": 1.0, "segment": 0.5},
+                      metrics={"score": ["mae"], "segment": ["accuracy"]}, device="cpu")
+        return model
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
                   device="cpu")
     return model
@@ -105,12 +121,12 @@ def initial_weights(path: str) -> None:
 
 # ------------------------------------------------------------------------------- scenarios
 def fit_case(init, kind, data, *, batch_size, shuffle, epochs, seed=123, validation=None,
-             callbacks=None, strategy=None):
+             callbacks=None, strategy=None, **fit_kwargs):
     model = build(kind, init)
     distribution.set_distribution(strategy)
     torch.manual_seed(seed)  # rank 0's generator draws the permutations
     history = model.fit(*data, batch_size=batch_size, epochs=epochs, shuffle=shuffle, verbose=0,
-                        validation_data=validation, callbacks=callbacks)
+                        validation_data=validation, callbacks=callbacks, **fit_kwargs)
     distribution.set_distribution(None)
     return model, history.history
 
@@ -118,7 +134,7 @@ def fit_case(init, kind, data, *, batch_size, shuffle, epochs, seed=123, validat
 def scenario(name: str, init: dict, out: str) -> dict:
     x, y = tutorial_data(100, 0)
     val = tutorial_data(50, 1)
-    if name == "mlp_even":  # global batch divides neither the data nor ... (100 = 6 * 16 + 4)
+    if name == "mlp_even":  # 16 per step (8 per rank); the last batch has 4 (100 = 6 * 16 + 4)
         model, hist = fit_case(init, "mlp", (x, y), batch_size=16, shuffle=False, epochs=3,
                                validation=val)
         return {"model": model, "history": hist,
@@ -163,6 +179,40 @@ def scenario(name: str, init: dict, out: str) -> dict:
         loader = torch.utils.data.DataLoader(torch.from_numpy(val[0]), batch_size=9)
         return {"model": model, "history": hist,
                 "predict": model.predict(loader, verbose=0)}
+    if name == "two_outputs":
+        extra = np.random.default_rng(5).random((100, 3)).astype("float32")
+        inputs = {"a": x, "b": extra}
+        targets = {"score": x[:, :1] - extra[:, 1:2], "segment": y}
+        model, hist = fit_case(init, "two_outputs", (inputs, targets), batch_size=7,
+                               shuffle=True, epochs=2, sample_weight=np.linspace(0.5, 1.5, 100))
+        ev = model.evaluate(inputs, targets, batch_size=9, verbose=0, return_dict=True)
+        score, segment = model.predict(inputs, batch_size=9, verbose=0)
+        return {"model": model, "history": hist, "evaluate": np.array(list(ev.values())),
+                "predict_score": score, "predict_segment": segment}
+    if name == "sampler":  # DataLoader + DistributedSampler: each rank's batches are its own
+        if distribution.initialize():  # the sampler needs the process group
+            dataset = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+            sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=False)
+            # 8 per rank and step: the global batches are those of batch_size=16 on arrays.
+            train = (torch.utils.data.DataLoader(dataset, batch_size=8, sampler=sampler),)
+            vx = torch.from_numpy(val[0])
+            loader = torch.utils.data.DataLoader(
+                vx, batch_size=5,
+                sampler=torch.utils.data.distributed.DistributedSampler(vx, shuffle=False))
+            model, hist = fit_case(init, "mlp", train, batch_size=None, shuffle=False, epochs=2)
+        else:
+            model, hist = fit_case(init, "mlp", (x, y), batch_size=16, shuffle=False, epochs=2)
+            loader = val[0]
+        return {"model": model, "history": hist, "predict": model.predict(loader, verbose=0)}
+    if name == "generator":  # a one-shot source: every rank reads the same batches
+        def batches():
+            for _ in range(2):
+                for i in range(0, 100, 16):
+                    yield x[i:i + 16], y[i:i + 16]
+
+        model, hist = fit_case(init, "mlp", (batches(),), batch_size=None, shuffle=False,
+                               epochs=2, validation=val, steps_per_epoch=7)
+        return {"model": model, "history": hist}
     if name == "checkpoints":
         from torchkeras_lite.saving import saving_lib
 
@@ -177,8 +227,8 @@ def scenario(name: str, init: dict, out: str) -> dict:
         folder = os.path.join(out, "files")
         os.makedirs(folder, exist_ok=True)
         callbacks = [ModelCheckpoint(os.path.join(folder, "ckpt-{epoch:02d}.keras")),
-                     ModelCheckpoint(os.path.join(folder, "best.keras"), save_best_only=True,
-                                     save_freq=3),
+                     ModelCheckpoint(os.path.join(folder, "best.keras"), monitor="loss",
+                                     save_best_only=True, save_freq=3),
                      CSVLogger(os.path.join(folder, "log.csv"))]
         model, hist = fit_case(init, "mlp", (x, y), batch_size=16, shuffle=True, epochs=2,
                                validation=val, callbacks=callbacks)
@@ -186,6 +236,16 @@ def scenario(name: str, init: dict, out: str) -> dict:
         saving_lib.save_model = original
         return {"model": model, "history": hist, "save_calls": np.array(calls["save_model"]),
                 "predict": model.predict(val[0], verbose=0)}
+    if name == "raise_on_rank1_mid_fit":  # the other rank is inside a collective by then
+        from torchkeras_lite.callbacks import LambdaCallback
+
+        def fail(batch, logs):
+            if distribution.rank() == 1 and batch == 3:
+                raise RuntimeError("rank 1 fails at batch 3 on purpose")
+
+        fit_case(init, "mlp", (x, y), batch_size=8, shuffle=True, epochs=3,
+                 callbacks=[LambdaCallback(on_train_batch_end=fail)])
+        raise SystemExit("unreachable: rank 1 should have failed")
     if name == "bad_input_on_rank1":
         model = build("mlp", init)
         bad = x[:, :5] if distribution.rank() == 1 else x

@@ -54,9 +54,11 @@ def metric_direction(metric: Any) -> str | None:
 
 
 def is_chief() -> bool:
-    """Whether this process writes files: always, except on ranks > 0 of a distributed run."""
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    """Whether this process writes files: always, except on ranks > 0 of a distributed run
+    (inside ``distribution.local()`` every process counts as alone)."""
+    from .. import distribution
+
+    return not distribution.is_distributed() or torch.distributed.get_rank() == 0
 
 
 def format_lr(value: float) -> str:

@@ -17,6 +17,7 @@ Who owns what:
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -398,6 +399,12 @@ class Trainer:
         its gradients are combined the same way just before each optimizer step."""
         model = self.model
         hook = None
+        compiled, self._compiled_step = self._compiled_step, None
+        if compiled is not None:
+            warnings.warn(
+                "jit_compile=True is not applied in a data-parallel fit: the train step runs "
+                "eagerly through DistributedDataParallel (compile(jit_compile=False) silences "
+                "this).", stacklevel=4)
         if custom_step:
             run.broadcast_model(model)
             params = [p for p in model.parameters() if p.requires_grad]
@@ -413,6 +420,7 @@ class Trainer:
         def stop() -> None:
             sync_bn.__exit__(None, None, None)
             self._forward = model.fast_call
+            self._compiled_step = compiled
             if hook is not None:
                 hook.remove()
 

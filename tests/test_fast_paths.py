@@ -166,3 +166,34 @@ def test_tf32_switch_is_explicit_and_checked():
             config.set_tf32("yes")
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def test_small_steps_run_on_one_thread_and_threads_are_restored(monkeypatch):
+    """Tiny models train on one intra-op thread (thread hand-offs cost more than their ops);
+    the caller's setting is restored afterwards, also when fit raises."""
+    if torch.get_num_threads() == 1:
+        monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    seen = []
+    model = _model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x, y, _ = _data(40)
+    from torchkeras_lite.callbacks import LambdaCallback
+    record = LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(torch.get_num_threads()))
+    set_calls = []
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: set_calls.append(n) or original(n))
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0, callbacks=[record])
+    assert set_calls[0] == 1 and len(set_calls) == 2  # one thread, then restored
+    assert seen == [1]
+    set_calls.clear()
+    big = Sequential([Dense(512, input_dim=8, activation="relu"), Dense(3)])
+    big.compile(optimizer="adam", loss="mse")
+    big.fit(x, y, epochs=1, batch_size=20, verbose=0)  # 20 x 6k params: still small
+    assert set_calls[:1] == [1]
+    set_calls.clear()
+    big.fit(np.repeat(x, 20, 0), np.repeat(y, 20, 0), epochs=1, batch_size=800, verbose=0)
+    assert set_calls == []  # 800 x 6k params: left alone
+    set_calls.clear()
+    with pytest.raises(ValueError):
+        model.fit(x, y[:, :2], epochs=1, batch_size=10, verbose=0)
+    assert set_calls == [] or set_calls[-1] != 1

@@ -224,6 +224,7 @@ class Trainer:
         if model._initial_epoch is not None:  # set by BackupAndRestore when it restored
             initial_epoch, model._initial_epoch = model._initial_epoch, None
         stop_data_parallel = None if run is None else self._start_data_parallel(run, custom_step)
+        threads = _one_thread_for_small_steps(model, batches)
         try:
             if run is not None:
                 run.check_same("the first epoch", {"initial_epoch": initial_epoch},
@@ -266,6 +267,8 @@ class Trainer:
         finally:
             if stop_data_parallel is not None:
                 stop_data_parallel()
+            if threads:
+                torch.set_num_threads(threads)
             model.train(was_training)
         finalize = getattr(self.optimizer, "finalize_variable_values", None)
         if finalize is not None and epochs > 0:
@@ -505,9 +508,12 @@ class Trainer:
         was_training = model.training
         batches.start()
         cbs.on_test_begin()
+        threads = _one_thread_for_small_steps(model, batches)
         try:
             logs = self._run_test(batches, cbs, run)
         finally:
+            if threads:
+                torch.set_num_threads(threads)
             model.train(was_training)
         cbs.on_test_end(logs)
         return self._format_evaluate(logs, return_dict)
@@ -519,6 +525,26 @@ class Trainer:
         if len(floats) == 1:
             return floats["loss"]
         return list(floats.values())
+
+
+# Steps of at most this many (batch size x parameters) run faster on one CPU thread: thread
+# hand-offs cost more than the ops they split (docs/performance.md: up to 1.4x faster below it on
+# the 2-core benchmark machine, slower above ~1e7).
+SMALL_STEP_WORK = 4_000_000
+
+
+def _one_thread_for_small_steps(model: Any, batches: Any) -> int | None:
+    """Switch torch to one intra-op thread for a CPU loop over small steps; returns the thread
+    count to restore afterwards, or None when nothing changed."""
+    batch_size = getattr(batches, "batch_size", None)
+    threads = torch.get_num_threads()
+    if batch_size is None or threads == 1 or model.device.type != "cpu":
+        return None
+    size = sum(p.numel() for p in model.parameters())
+    if batch_size * size > SMALL_STEP_WORK:
+        return None
+    torch.set_num_threads(1)
+    return threads
 
 
 def _detach(y: Any) -> Any:
@@ -563,6 +589,7 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
     was_training = model.training
     model.eval()
     cbs.on_predict_begin()
+    threads = _one_thread_for_small_steps(model, batches)
     try:
         with torch.inference_mode():
             for step, (xb, _, _) in enumerate(batches):
@@ -571,6 +598,8 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
     finally:
+        if threads:
+            torch.set_num_threads(threads)
         model.train(was_training)
     cbs.on_predict_end()
     return _concat_to_numpy(outputs)

@@ -76,16 +76,20 @@ def test_fused_loss_equals_keras_formula_at_saturated_probabilities():
         z.grad = None
 
 
-def test_fused_path_not_used_when_probabilities_were_modified_or_in_evaluation():
+def test_fused_path_not_used_when_probabilities_were_modified_or_in_inference_mode():
     z = torch.randn(4, 3, requires_grad=True)
     probs = _fused.attach_logits(torch.softmax(z, -1), z)
-    assert _fused.logits_of(probs) is not None
-    with torch.no_grad():
-        assert _fused.logits_of(probs) is None
+    assert _fused.logits_of(probs) is z
     probs.mul_(1.0)  # in place: the logits no longer describe it
     assert _fused.logits_of(probs) is None
-    with torch.no_grad():
-        assert not hasattr(_fused.attach_logits(torch.softmax(z, -1), z), "_tkl_logits")
+    with torch.inference_mode():
+        zi = torch.randn(4, 3)
+        assert not hasattr(_fused.attach_logits(torch.softmax(zi, -1), zi), "_tkl_logits")
+    config.set_fused_ops(False)
+    try:
+        assert _fused.logits_of(_fused.attach_logits(torch.softmax(z, -1), z)) is None
+    finally:
+        config.set_fused_ops(True)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -29,21 +29,20 @@ _ATTR = "_tkl_logits"
 
 def attach_logits(probs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Mark ``probs`` (= ``softmax(logits, axis=-1)``) so a crossentropy can use ``logits``."""
-    # Only a training step can use them; under torch.compile the compiler fuses the ops itself.
-    if probs.requires_grad and config._FUSED_OPS and not torch.compiler.is_compiling():
+    # Training and evaluation steps use them (predict runs in inference mode: nothing to do);
+    # under torch.compile the compiler fuses the ops itself.
+    if config._FUSED_OPS and not probs.is_inference() and not torch.compiler.is_compiling():
         setattr(probs, _ATTR, (logits, probs._version))
     return probs
 
 
 def logits_of(y_pred: Any) -> Optional[torch.Tensor]:
-    """The logits behind ``y_pred`` if it is an unmodified softmax output and gradients are
-    being recorded through them (in evaluation the loss keeps Keras's exact formula)."""
+    """The logits behind ``y_pred`` if it is an unmodified softmax output."""
     entry = getattr(y_pred, _ATTR, None)
     if entry is None:
         return None
     logits, version = entry
-    if y_pred._version != version or not logits.requires_grad \
-            or not torch.is_grad_enabled():  # modified in place since the softmax: not safe
+    if y_pred._version != version:  # modified in place since the softmax: not safe
         return None
     return logits if logits.dtype == y_pred.dtype else logits.to(y_pred.dtype)
 

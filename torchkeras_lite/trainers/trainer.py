@@ -594,7 +594,7 @@ def predict(model: Any, x: Any, *, batch_size=None, verbose="auto", steps=None,
         with torch.inference_mode():
             for step, (xb, _, _) in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
-                out = model(xb)
+                out = model.fast_call(xb)
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
     finally:

@@ -1,4 +1,4 @@
-"""Fused softmax + crossentropy for the training hot path, equal to Keras within float rounding.
+"""Fused softmax + crossentropy for fit and evaluate steps, equal to Keras within float rounding.
 
 Keras computes ``categorical_crossentropy`` on probabilities: renormalise, clip to
 ``[eps, 1 - eps]``, log, multiply, sum; and autograd goes back through all of it and through

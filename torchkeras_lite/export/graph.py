@@ -194,6 +194,10 @@ class GraphBuilder:
         self._transposes[out.name] = (x.name, perm)
         return out
 
+    def transpose_input(self, x: Value) -> tuple[str, tuple[int, ...]] | None:
+        """``(source name, perm)`` when ``x`` was made by :meth:`transpose`, else None."""
+        return self._transposes.get(x.name)
+
     def reduce(self, op: str, x: Value, axes: Sequence[int] | None, keepdims: bool,
                shape: Any = None, hint: str | None = None) -> Value:
         """``Reduce*`` with ``axes`` as an attribute or an input, whichever the opset wants

@@ -33,7 +33,7 @@ def unsupported(ctx: Any, message: str) -> Exception:
 def transposed_source(ctx: Any, x: Value) -> tuple[Value, tuple[int, ...]] | None:
     """``(source, perm)`` when ``x`` is ``Transpose(source, perm)`` emitted by
     ``ctx.transpose``, else None. Axis ``a`` of ``x`` is axis ``perm[a]`` of ``source``."""
-    entry = ctx._transposes.get(x.name)
+    entry = ctx.transpose_input(x)
     if entry is None:
         return None
     name, perm = entry

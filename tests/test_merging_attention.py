@@ -383,3 +383,22 @@ def test_config_round_trip(layer):
     assert clone.get_config() == config
     restored = layers.deserialize({"class_name": type(layer).__name__, "config": config})
     assert restored.get_config() == config
+
+
+def test_functional_attention_returns_scores_with_symbolic_shapes():
+    """return_attention_scores=True gives two symbolic outputs (values and scores), also with
+    unknown time axes, as in Keras."""
+    from torchkeras_lite.layers import Attention, Input, MultiHeadAttention
+    from torchkeras_lite.models import Model
+    q, v = Input((None, 8)), Input((None, 8))
+    out, scores = Attention()([q, v], return_attention_scores=True, use_causal_mask=True)
+    assert out.shape == (None, None, 8) and scores.shape == (None, None, None)
+    mha_out, mha_scores = MultiHeadAttention(2, 4)(q, v, return_attention_scores=True,
+                                                   use_causal_mask=True)
+    assert mha_out.shape == (None, None, 8) and mha_scores.shape == (None, 2, None, None)
+    model = Model([q, v], [out, scores, mha_out, mha_scores])
+    a, b, c, d = model([torch.randn(3, 5, 8), torch.randn(3, 5, 8)])
+    assert b.shape == (3, 5, 5) and d.shape == (3, 2, 5, 5)
+    q4 = Input((3, 5, 8))
+    _, s4 = MultiHeadAttention(2, 4, attention_axes=(2,))(q4, q4, return_attention_scores=True)
+    assert s4.shape == (None, 3, 2, 5, 5)

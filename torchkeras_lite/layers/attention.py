@@ -535,12 +535,19 @@ class MultiHeadAttention(Layer):
         return torch.einsum(self._combine_equation, weights, v), probs
 
     def compute_output_shape(self, query_shape: tuple, value_shape: tuple,
-                             key_shape: tuple | None = None) -> tuple:
+                             key_shape: tuple | None = None,
+                             return_attention_scores: bool = False) -> Any:
         query_shape, value_shape, key_shape = self._check_shapes(
             query_shape, value_shape, key_shape)
-        if self._output_shape:
-            return query_shape[:-1] + self._output_shape
-        return query_shape
+        out = query_shape[:-1] + self._output_shape if self._output_shape else query_shape
+        if not return_attention_scores:
+            return out
+        # scores: (batch, other axes..., heads, query attention axes..., key attention axes...)
+        axes = self._resolve_attention_axes(len(query_shape))
+        other = [query_shape[i] for i in range(1, len(query_shape) - 1) if i not in axes]
+        scores = (query_shape[0], *other, self.num_heads, *[query_shape[i] for i in axes],
+                  *[value_shape[i] for i in axes])
+        return [out, scores]
 
     def get_config(self) -> dict:
         return {
@@ -727,9 +734,13 @@ class Attention(Layer):
             mask = [getattr(x, "_keras_mask", None) for x in inputs]
         return mask[0] if mask else None
 
-    def compute_output_shape(self, input_shape: list) -> tuple:
+    def compute_output_shape(self, input_shape: list,
+                             return_attention_scores: bool = False) -> Any:
         shapes = self._check_inputs(input_shape)
-        return shapes[0][:-1] + (shapes[1][-1],)
+        out = shapes[0][:-1] + (shapes[1][-1],)
+        if not return_attention_scores:
+            return out
+        return [out, shapes[0][:-1] + (shapes[1][-2],)]  # scores: (batch, Tq, Tv)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "use_scale": self.use_scale,

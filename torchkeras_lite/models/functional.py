@@ -82,6 +82,10 @@ def _layer_device(layer: Layer) -> torch.device:
     return torch.device("cpu")
 
 
+# Call options that never change output shapes.
+_SHAPE_NEUTRAL = frozenset({"training", "use_causal_mask", "mask"})
+
+
 def _infer_outputs(layer: Layer, args: tuple, kwargs: dict) -> Any:
     """Output shapes/dtypes of ``layer`` on symbolic arguments: ``compute_output_shape`` when the
     layer defines it and takes one input, else a probe run on zeros (batch 2, eval mode)."""
@@ -90,15 +94,25 @@ def _infer_outputs(layer: Layer, args: tuple, kwargs: dict) -> Any:
                                               for v in _flatten(kwargs))
     has_shape_rule = type(layer).compute_output_shape is not Layer.compute_output_shape
     unknown_dims = any(d is None for t in symbolic for d in t.shape[1:])
-    if single_input and (has_shape_rule or unknown_dims) and not isinstance(layer, Functional):
-        shapes = layer.compute_output_shape(_shape(args[0]))
+    # Call options that change the outputs (return_attention_scores=True) go to
+    # compute_output_shape when it takes them; options it does not know make the shape rule
+    # unusable (the probe run below handles them).
+    accepted = inspect.signature(layer.compute_output_shape).parameters
+    options = {k: v for k, v in kwargs.items() if not isinstance(v, KerasTensor)
+               and v is not None and v is not False and k not in _SHAPE_NEUTRAL}
+    shape_options = {k: v for k, v in options.items() if k in accepted}
+    rule_applies = has_shape_rule and len(shape_options) == len(options)
+    if single_input and (rule_applies or (unknown_dims and not options)) \
+            and not isinstance(layer, Functional):
+        shapes = layer.compute_output_shape(_shape(args[0]), **shape_options)
         return _shapes_to_tensors(shapes, layer)
     if isinstance(layer, Functional) and single_input:
         return _map(lambda t: KerasTensor(t.shape, t.dtype, layer.name), layer._output_struct)
-    if unknown_dims and has_shape_rule and not any(v not in (None, False) for v in kwargs.values()):
+    if unknown_dims and rule_applies:
         # Several positional inputs (e.g. attention's query, value): Keras's signature
         # compute_output_shape(query_shape, value_shape, ...).
-        return _shapes_to_tensors(layer.compute_output_shape(*[_shape(a) for a in args]), layer)
+        return _shapes_to_tensors(
+            layer.compute_output_shape(*[_shape(a) for a in args], **shape_options), layer)
     if unknown_dims:
         raise ValueError(
             f"Cannot infer the output shape of layer {layer.name!r} ({type(layer).__name__}) "

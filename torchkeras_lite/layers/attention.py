@@ -24,6 +24,7 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..utils.registry import serialize
 from .arguments import is_int as _is_int
+from .core import dropout
 from .layer import Layer, _is_symbolic
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
@@ -66,14 +67,11 @@ class _SeededDropout:
         self._generator: torch.Generator | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.seed is None:
-            return F.dropout(x, self.rate, True)
-        if self._generator is None or self._generator.device != x.device:
+        if self.seed is not None and (self._generator is None
+                                      or self._generator.device != x.device):
             self._generator = torch.Generator(device=x.device)
             self._generator.manual_seed(self.seed)
-        keep = torch.rand(x.shape, generator=self._generator, device=x.device,
-                          dtype=x.dtype) >= self.rate
-        return x * keep / (1.0 - self.rate)
+        return dropout(x, self.rate, None, self._generator)
 
 
 class _Projection(Layer):

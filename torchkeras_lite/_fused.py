@@ -81,7 +81,6 @@ def softmax_sparse_categorical_crossentropy(logits: torch.Tensor, labels: torch.
     return torch.nn.functional.nll_loss(log_p, labels, reduction="none")
 
 
-
 def categorical_crossentropy_mean(logits: torch.Tensor, y_true: torch.Tensor,
                                   eps: float) -> torch.Tensor:
     """Batch mean of :func:`softmax_categorical_crossentropy` for 2-D inputs, in 5 ops."""

@@ -405,3 +405,19 @@ def test_cuda_paths_match_cpu():
         expected = layer(inputs)
         layer.to("cuda")
         torch.testing.assert_close(layer(inputs.cuda()).cpu(), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_bidirectional_output_shape_with_a_wider_backward_layer():
+    from torchkeras_lite.layers import GRU, LSTM, Bidirectional, Input
+    from torchkeras_lite.models import Model
+    x = Input((7, 4))
+    layer = Bidirectional(LSTM(3, return_sequences=True),
+                          backward_layer=LSTM(5, return_sequences=True, go_backwards=True))
+    y = layer(x)
+    assert y.shape == (None, 7, 8)
+    out = Model(x, y)(torch.randn(2, 7, 4))
+    assert tuple(out.shape) == (2, 7, 8)
+    states = Bidirectional(GRU(3, return_state=True),
+                           backward_layer=GRU(5, return_state=True, go_backwards=True),
+                           merge_mode=None)(x)
+    assert [t.shape for t in states] == [(None, 3), (None, 5), (None, 3), (None, 5)]

@@ -240,18 +240,24 @@ class Bidirectional(Layer):
 
     # ------------------------------------------------------------------ shapes
     def compute_output_shape(self, input_shape: tuple) -> Any:
-        shape = self.forward_layer.compute_output_shape(input_shape)
-        states: tuple = ()
+        forward = self.forward_layer.compute_output_shape(input_shape)
+        backward = self.backward_layer.compute_output_shape(input_shape)
+        forward_states: tuple = ()
+        backward_states: tuple = ()
         if self.return_state:
-            shape, states = shape[0], tuple(shape[1:])
-        if self.merge_mode == "concat":
-            shape = tuple(shape[:-1]) + (shape[-1] * 2,)
+            forward, forward_states = forward[0], tuple(forward[1:])
+            backward, backward_states = backward[0], tuple(backward[1:])
+        shape = tuple(forward)
+        if self.merge_mode == "concat":  # the backward layer may have its own units
+            width = None if None in (forward[-1], backward[-1]) else forward[-1] + backward[-1]
+            shape = shape[:-1] + (width,)
+        states = forward_states + backward_states
         if self.merge_mode is None:
-            outputs = (tuple(shape), tuple(shape))
-            return outputs + states + states if self.return_state else outputs
+            outputs = (tuple(forward), tuple(backward))
+            return outputs + states if self.return_state else outputs
         if self.return_state:
-            return (tuple(shape),) + states + states
-        return tuple(shape)
+            return (shape,) + states
+        return shape
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         output_mask = mask if self.return_sequences else None

@@ -299,7 +299,6 @@ class ArrayBatcher:
             yield self._to_device(tuple(tree_map(lambda t: t.index_select(0, idx), a)
                                         for a in arrays))
 
-
     def _sharded_pass(self, steps: int) -> Iterator[tuple]:
         """This rank's slices of the global batches (the shard records each slice)."""
         arrays, bs, n, shard = self.arrays, self.batch_size, self.n, self.shard

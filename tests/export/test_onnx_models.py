@@ -212,3 +212,41 @@ def test_export_example_runs():
     assert result.returncode == 0, result.stderr
     diff = float(result.stdout.strip().splitlines()[-1].split(":")[1])
     assert diff < 1e-5
+
+
+class TwoDense(Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = Dense(4, activation="relu")
+        self.out = Dense(2)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+class Halve(Layer):
+    def call(self, x):
+        return x[:, : x.shape[1] // 2] * 3.0
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] // 2)
+
+
+def test_subclassed_model_exports_through_torch(tmp_path):
+    """A single-input subclassed model goes through torch's exporter as a whole; its output
+    shape is the one torch infers (not Layer's identity default)."""
+    model = TwoDense()
+    model(torch.zeros(3, 5))
+    proto = assert_exports(model, tmp_path)
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    assert dims[1].dim_value == 2
+    unbuilt = TwoDense()
+    with pytest.raises(ValueError, match="not built"):
+        export_onnx(unbuilt, tmp_path / "u.onnx")
+    assert_exports(unbuilt, tmp_path, input_signature=(None, 5))
+
+
+def test_shape_changing_custom_layer_in_sequential(tmp_path):
+    model = Sequential([Dense(6, input_dim=3), Halve(), Dense(2)])
+    proto = assert_exports(model, tmp_path)
+    assert "Slice" in [n.op_type for n in proto.graph.node]

@@ -155,7 +155,11 @@ def _convert_graph(ctx: GraphBuilder, model: Any, inputs: list[Value]) -> list[V
         for layer in model.layers:
             shape = x.shape
             x = convert_layer(ctx, layer, (x,), {})
-            if isinstance(x, Value) and shape is not None:
+            # A layer exported by torch's exporter has the shape torch inferred; a custom layer's
+            # compute_output_shape may be Layer's identity default.
+            if isinstance(x, Value) and shape is not None and (
+                    _converters.find_converter(layer) is not None
+                    or type(layer).compute_output_shape is not Layer.compute_output_shape):
                 try:
                     x.shape = tuple(layer.compute_output_shape(shape))
                 except Exception:  # noqa: BLE001 - shapes are advisory
@@ -226,7 +230,9 @@ def _torch_fallback(ctx: GraphBuilder, layer: Any, args: tuple, kwargs: dict) ->
             node.output[i] = new
         node.name = ctx.fresh(f"torch/{node.name or node.op_type}")
         ctx.nodes.append(node)
-    return Value(rename["y"], None, x.dtype)
+    dims = sub.output[0].type.tensor_type.shape.dim
+    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims) or None
+    return Value(rename["y"], shape, x.dtype)
 
 
 # ---------------------------------------------------------------------------- the model
@@ -278,13 +284,12 @@ def build_onnx_model(model: Any, *, input_signature: Any = None, opset: int | No
             if isinstance(model, (Sequential, Functional)):
                 outs = _convert_graph(ctx, model, inputs)
             elif len(inputs) == 1:
+                if not model.built:  # subclassed: build it from input_signature first
+                    shape = tuple(2 if d is None else d for d in inputs[0].shape)
+                    model(torch.zeros(shape, dtype=getattr(torch, inputs[0].dtype)))
                 ctx.scope, ctx.scope_class = model.name, type(model).__name__
                 outs = [_torch_fallback(ctx, model, (inputs[0],), {})]
                 ctx.scope = ctx.scope_class = ""
-                try:
-                    outs[0].shape = tuple(model.compute_output_shape(inputs[0].shape))
-                except Exception:  # noqa: BLE001 - shapes are advisory
-                    outs[0].shape = None
             else:
                 raise UnsupportedLayerError(
                     f"Model {model.name!r} ({type(model).__name__}) is a subclassed model with "

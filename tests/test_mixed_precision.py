@@ -109,3 +109,10 @@ def test_mixed_model_saves_and_loads_its_policy(policy, tmp_path):
     assert restored.layers[0].dtype_policy.name == "mixed_bfloat16"
     assert restored.layers[1].dtype_policy.name == "float32"
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_explicitly_typed_layer_casts_its_inputs():
+    """As in Keras, a layer casts floating inputs to its own dtype."""
+    layer = Dense(2, input_dim=3, dtype="float64")
+    out = layer(torch.ones(4, 3))
+    assert out.dtype == torch.float64 and layer.kernel.dtype == torch.float64

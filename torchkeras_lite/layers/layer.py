@@ -307,8 +307,8 @@ class Layer(nn.Module):
         amp = self._amp_context(inputs) if (
             self._amp_dtype is not None or self._force_float) else None
         if amp is not None:
-            if amp[1]:  # a float32 layer in an autocast region: float32 inputs
-                args = _map_tensors(args, lambda t: t.float())
+            if amp[1]:  # an explicitly typed layer (e.g. float32 in a mixed model) casts inputs
+                args = _map_tensors(args, lambda t: t.to(self._dtype))
             with amp[0]:
                 out = self._call_in_mode(mode, args, kwargs)
         else:

@@ -17,8 +17,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-_NP_TO_ONNX = None
-
 
 def _onnx():
     try:
@@ -99,13 +97,7 @@ class GraphBuilder:
     # ------------------------------------------------------------------ names
     def fresh(self, hint: str) -> str:
         """A unique tensor name ``<scope>/<hint>`` (``_1``, ``_2``... if taken)."""
-        base = f"{self.scope}/{hint}" if self.scope else hint
-        name, i = base, 0
-        while name in self._names:
-            i += 1
-            name = f"{base}_{i}"
-        self._names.add(name)
-        return name
+        return self.reserve(f"{self.scope}/{hint}" if self.scope else hint)
 
     def reserve(self, name: str) -> str:
         """Claim an exact name (graph inputs and outputs); a clash gets a suffix."""

@@ -23,6 +23,8 @@ import torch
 
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import Layer
+from ..models.functional import Functional, _flatten, _map
+from ..models.sequential import Sequential
 from . import converters as _converters
 from .graph import GraphBuilder, OpsetTooOldError, Value, _onnx, onnx_dtype
 
@@ -37,9 +39,6 @@ class UnsupportedLayerError(TypeError):
 # ---------------------------------------------------------------------------- inputs
 def _input_specs(model: Any, input_signature: Any) -> list[tuple[str, tuple, str]]:
     """``[(name, keras_shape, dtype)]`` of the model's inputs."""
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-
     if input_signature is not None:
         return _specs_from_signature(model, input_signature)
     if isinstance(model, Functional):
@@ -98,9 +97,6 @@ def _dtype_name(dtype: Any) -> str:
 # ---------------------------------------------------------------------------- walking
 def convert_layer(ctx: GraphBuilder, layer: Any, args: tuple, kwargs: dict) -> Any:
     """Convert one call of ``layer`` on Values; returns Value(s)."""
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-
     outer_scope, outer_class = ctx.scope, ctx.scope_class
     ctx.scope = f"{outer_scope}/{layer.name}" if outer_scope else layer.name
     ctx.scope_class = type(layer).__name__
@@ -138,17 +134,8 @@ def _restructure(struct: Any, flat: list) -> Any:
     return rebuild(struct)
 
 
-def _flatten(data: Any) -> list:
-    if isinstance(data, (list, tuple)):
-        return [leaf for item in data for leaf in _flatten(item)]
-    if isinstance(data, dict):
-        return [leaf for item in data.values() for leaf in _flatten(item)]
-    return [data]
-
-
 def _convert_graph(ctx: GraphBuilder, model: Any, inputs: list[Value]) -> list[Value]:
     """Flat list of output Values of a Sequential/Functional model on ``inputs``."""
-    from ..models.functional import Functional, _map
 
     if not isinstance(model, Functional):  # Sequential
         x = inputs[0]
@@ -264,9 +251,6 @@ def _output_names(model: Any, count: int) -> list[str]:
 def build_onnx_model(model: Any, *, input_signature: Any = None, opset: int | None = None):
     """The ``onnx.ModelProto`` of ``model`` (not checked, not written)."""
     from .. import __version__
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-
     onnx = _onnx()
     opset = _check_opset(opset)
     specs = _input_specs(model, input_signature)

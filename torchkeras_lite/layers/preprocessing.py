@@ -231,15 +231,18 @@ class Normalization(Layer):
     def _denominator_of(variance: torch.Tensor) -> torch.Tensor:
         return torch.clamp_min(torch.sqrt(variance), _config.epsilon())
 
+    def statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, denominator)`` shaped to broadcast onto the inputs: outputs are
+        ``(x - mean) / denominator`` (``x * denominator + mean`` when ``invert``)."""
+        if self.input_mean is None:
+            shape = self._broadcast_shape
+            return self.mean.view(shape), self._denominator_of(self.variance).view(shape)
+        return self._mean, self._denominator
+
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dtype != self.dtype:
             inputs = inputs.to(self.dtype)
-        if self.input_mean is None:
-            shape = self._broadcast_shape
-            mean = self.mean.view(shape)
-            denominator = self._denominator_of(self.variance).view(shape)
-        else:
-            mean, denominator = self._mean, self._denominator
+        mean, denominator = self.statistics()
         if self.invert:
             return torch.addcmul(mean, inputs, denominator)
         return (inputs - mean) / denominator

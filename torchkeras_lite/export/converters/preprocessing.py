@@ -28,12 +28,7 @@ def normalization(ctx, layer, x):
             "dynamic batch axis.")
     x = _float_input(ctx, layer, x)
     with torch.no_grad():
-        if layer.input_mean is None:
-            shape = layer._broadcast_shape
-            mean = layer.mean.view(shape)
-            denominator = layer._denominator_of(layer.variance).view(shape)
-        else:
-            mean, denominator = layer._mean, layer._denominator
+        mean, denominator = layer.statistics()
     # Drop the leading size-1 batch axis so the constants broadcast against any batch.
     mean_c = ctx.const(mean.detach().reshape(tuple(mean.shape)[1:]), "mean")
     den_c = ctx.const(denominator.detach().reshape(tuple(denominator.shape)[1:]), "denominator")
